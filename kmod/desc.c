@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll: descriptors - their cache, lifetime and the wait state machine.
+ *
+ * READ this before changing the wait path.  A waiter and a waker meet
+ * on two locations: the mode's semaphore word (kmod/sem.h) and the
+ * error summary @info.  The waiter stores WAIT to the word and then
+ * loads @info; the unblocking side (close, deadline) stores @info and
+ * then loads the word.  Both pairs are separated by full barriers, so at
+ * least one side sees the other's store:
+ *
+ *   waiter (npoll_block)                  unblocker (npoll_desc_unblock)
+ *   cmpxchg(word, NIL, WAIT)  [full mb]   atomic_or(CLOSING, info)
+ *                                         smp_mb__after_atomic()
+ *   err = npoll_info_err(info)            cmpxchg(word, WAIT|task, NIL)
+ *   if (!err) cmpxchg(word, WAIT, task)
+ *             ... sleep ...
+ *
+ * Either the waiter sees CLOSING and does not sleep, or the unblocker
+ * sees WAIT or the task and takes it away, so the waiter's commit fails
+ * or its sleep ends.  Readiness needs no such pair: it always changes
+ * the word, and a commit WAIT->task fails if the word became READY.
+ *
+ * The sleep itself follows the usual pattern: set_current_state() before
+ * re-reading the word, the waker changes the word before
+ * wake_up_process(), so a wake-up between the read and schedule() only
+ * makes schedule() return at once.
+ *
+ * Task lifetime: a waker that takes a task pointer out of a word wakes it
+ * inside an RCU read-side section that began before the xchg; the waiter
+ * cannot have left the wait before that xchg, so the task's final
+ * put (delayed by RCU in release_task()) cannot free it under the waker.
+ */
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "npoll.h"
+#include "sem.h"
+
+static struct kmem_cache *npoll_desc_cachep;
+
+/**
+ * npoll_desc_cache_init() - create the descriptor cache
+ *
+ * Context: module init.
+ * Return: 0 or -ENOMEM.
+ */
+int npoll_desc_cache_init(void)
+{
+	npoll_desc_cachep = kmem_cache_create("npoll_desc",
+					      sizeof(struct npoll_desc), 0,
+					      SLAB_TYPESAFE_BY_RCU |
+					      SLAB_ACCOUNT, NULL);
+	return npoll_desc_cachep ? 0 : -ENOMEM;
+}
+
+/**
+ * npoll_desc_cache_exit() - destroy the descriptor cache
+ *
+ * Context: module exit; waits for RCU readers of freed objects.
+ */
+void npoll_desc_cache_exit(void)
+{
+	kmem_cache_destroy(npoll_desc_cachep);
+}
+
+/**
+ * npoll_desc_alloc() - allocate and initialize a descriptor
+ * @p: owning poller
+ * @file: the file to register; the descriptor takes over this reference
+ * @user: user cookie
+ *
+ * The new descriptor holds one reference: the table's once published.
+ *
+ * Context: process, may sleep.
+ * Return: the descriptor or NULL.
+ */
+struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p,
+				    struct file *file, u64 user)
+{
+	struct npoll_desc *d;
+
+	d = kmem_cache_alloc(npoll_desc_cachep, GFP_KERNEL);
+	if (!d)
+		return NULL;
+	/*
+	 * A stale RCU reader may still look at this memory (@ref is 0 since
+	 * the free).  It only ever tries refcount_inc_not_zero() and then
+	 * compares @handle and @poller, so those are reset before @ref
+	 * becomes non-zero; no handle it holds can match until this
+	 * descriptor is published, and it then drops its reference.
+	 */
+	d->rg = NPOLL_SEM_NIL;
+	d->wg = NPOLL_SEM_NIL;
+	atomic_set(&d->info, 0);
+	d->handle = 0;
+	d->poller = p;
+	d->file = file;
+	d->user = user;
+	spin_lock_init(&d->lock);
+	d->rd = 0;
+	d->wd = 0;
+	npoll_deadline_init(d);
+	memset(d->hooks, 0, sizeof(d->hooks));
+	/* Pairs with smp_rmb() in npoll_desc_get(). */
+	smp_wmb();
+	refcount_set(&d->ref, 1);
+	return d;
+}
+
+static void npoll_desc_free(struct npoll_desc *d)
+{
+	fput(d->file);
+	kmem_cache_free(npoll_desc_cachep, d);
+}
+
+/**
+ * npoll_desc_put() - drop a reference
+ * @d: descriptor
+ *
+ * The last reference releases the file and frees the object.  By then
+ * the hooks are off the file's queues and the timer is cancelled
+ * (npoll_desc_teardown()).
+ *
+ * Context: process.
+ */
+void npoll_desc_put(struct npoll_desc *d)
+{
+	if (refcount_dec_and_test(&d->ref))
+		npoll_desc_free(d);
+}
+
+/**
+ * npoll_wake() - wake a task taken out of a semaphore word
+ * @task: word value naming the task, or NPOLL_SEM_NIL
+ *
+ * Context: any; the caller is in an RCU read-side section that began
+ * before it took @task out of the word (see the comment at the top).
+ */
+void npoll_wake(unsigned long task)
+{
+	RCU_LOCKDEP_WARN(!rcu_read_lock_any_held(),
+			 "npoll_wake() outside an RCU read-side section");
+	if (task)
+		wake_up_process((struct task_struct *)task);
+}
+
+/**
+ * npoll_publish() - make @info changes visible before loading the words
+ * @d: descriptor
+ *
+ * Context: @d->lock held.  Pairs with the full barrier of the waiter's
+ * NIL->WAIT in npoll_sem_prepare().
+ */
+void npoll_publish(struct npoll_desc *d)
+{
+	lockdep_assert_held(&d->lock);
+	smp_mb__after_atomic();
+}
+
+static void npoll_desc_set_and_wake(struct npoll_desc *d, unsigned int bits)
+{
+	unsigned long flags;
+
+	rcu_read_lock();
+	spin_lock_irqsave(&d->lock, flags);
+	if ((atomic_read(&d->info) & bits) != bits) {
+		atomic_or(bits, &d->info);
+		npoll_publish(d);
+		npoll_wake(npoll_sem_unblock(&d->rg));
+		npoll_wake(npoll_sem_unblock(&d->wg));
+		/* A callback already running sees CLOSING and stops. */
+		hrtimer_try_to_cancel(&d->timer);
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	rcu_read_unlock();
+}
+
+/**
+ * npoll_desc_unblock() - mark closing and wake both waiters (pollUnblock)
+ * @d: descriptor
+ *
+ * Idempotent.  Waiters return NPOLL_ERR_CLOSING; later deadline changes
+ * are no-ops.  Canceled waits (NPOLL_WAIT_CANCELED) go on waiting.
+ *
+ * Context: process or softirq; takes @d->lock.
+ */
+void npoll_desc_unblock(struct npoll_desc *d)
+{
+	npoll_desc_set_and_wake(d, NPOLL_INFO_CLOSING);
+}
+
+/**
+ * npoll_desc_teardown() - detach a descriptor from the world
+ * @d: descriptor, already out of its poller's table
+ *
+ * Unblocks it, takes its entries off the file's wait queues and cancels
+ * its timer.  After this no callback can run on @d; the references of
+ * ioctls still in flight keep the memory until they return.
+ *
+ * Context: process, may sleep.
+ */
+void npoll_desc_teardown(struct npoll_desc *d)
+{
+	/* No readiness can come after this: end canceled waits too. */
+	npoll_desc_set_and_wake(d, NPOLL_INFO_CLOSING | NPOLL_INFO_DETACHED);
+	npoll_hook_unregister(d);
+	hrtimer_cancel(&d->timer);
+}
+
+#define NPOLL_READ_EVENTS  (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define NPOLL_WRITE_EVENTS (EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLERR)
+
+/**
+ * npoll_desc_ready() - readiness reported by the file (netpollready)
+ * @d: descriptor
+ * @mask: poll mask of the event; callers pass both directions for a
+ *        wake-up without a key
+ *
+ * Context: any, including hard interrupt and under the file's wait-queue
+ * lock: only atomic transitions and wake_up_process().
+ */
+void npoll_desc_ready(struct npoll_desc *d, __poll_t mask)
+{
+	rcu_read_lock();
+	/* Before the word changes: a woken reader's next check sees it. */
+	if (mask & EPOLLERR)
+		atomic_or(NPOLL_INFO_EVENT_ERR, &d->info);
+	if (mask & NPOLL_READ_EVENTS)
+		npoll_wake(npoll_sem_ready(&d->rg));
+	if (mask & NPOLL_WRITE_EVENTS)
+		npoll_wake(npoll_sem_ready(&d->wg));
+	rcu_read_unlock();
+}
+
+static unsigned long *npoll_sem_of(struct npoll_desc *d, u32 mode)
+{
+	return mode == NPOLL_MODE_READ ? &d->rg : &d->wg;
+}
+
+static int npoll_checkerr(struct npoll_desc *d, u32 mode)
+{
+	return npoll_info_err(atomic_read(&d->info), mode);
+}
+
+/**
+ * npoll_desc_reset() - pollReset: the applying error, else drop readiness
+ * @d: descriptor
+ * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ *
+ * A parked waiter of the mode is left alone.
+ *
+ * Context: any.
+ * Return: NPOLL_OK or an NPOLL_ERR_* code.
+ */
+int npoll_desc_reset(struct npoll_desc *d, u32 mode)
+{
+	int err = npoll_checkerr(d, mode);
+
+	if (err)
+		return err;
+	npoll_sem_consume(npoll_sem_of(d, mode));
+	return NPOLL_OK;
+}
+
+/*
+ * One round of netpollblock: consume readiness, or park until the word
+ * changes.  Returns 1 on readiness, 0 when woken without it (deadline,
+ * unblock, signal), -EBUSY when another thread waits in the mode.
+ */
+static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
+{
+	unsigned long *sem = npoll_sem_of(d, mode);
+	unsigned long self = (unsigned long)current;
+	atomic_t *nwaiters = &d->poller->nwaiters;
+	int ret;
+
+	ret = npoll_sem_prepare(sem);
+	if (ret)
+		return ret;
+
+	/* The word is WAIT; the NIL->WAIT cmpxchg ordered it before this. */
+	if (canceled ? !(atomic_read(&d->info) & NPOLL_INFO_DETACHED) :
+		       !npoll_checkerr(d, mode)) {
+		atomic_inc(nwaiters);
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (npoll_sem_commit(sem, self)) {
+			while (READ_ONCE(*sem) == self &&
+			       !signal_pending(current)) {
+				schedule();
+				set_current_state(TASK_INTERRUPTIBLE);
+			}
+		}
+		__set_current_state(TASK_RUNNING);
+		atomic_dec(nwaiters);
+	}
+	/* Take the word back; a waker that raced with us left READY or NIL. */
+	return npoll_sem_finish(sem) ? 1 : 0;
+}
+
+/**
+ * npoll_desc_wait() - pollWait / pollWaitCanceled
+ * @d: descriptor (the caller holds a reference)
+ * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ * @canceled: wait for readiness only, ignoring unblock and deadlines;
+ *            only closing the descriptor ends such a wait without it
+ *
+ * Returns an applying error at once, else consumes pending readiness,
+ * else parks until readiness, the mode's deadline or unblock.  A wake-up
+ * by a deadline that was moved before this thread ran does not end the
+ * wait: the error check finds nothing and the thread parks again.
+ *
+ * Context: process, sleeps interruptibly.
+ * Return: NPOLL_OK or an NPOLL_ERR_* code; -EBUSY another thread waits
+ * in @mode; -ERESTARTSYS a signal arrived (restarted for SA_RESTART
+ * handlers, -EINTR otherwise; deadlines are absolute, so a restart does
+ * not extend them).
+ */
+int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled)
+{
+	int ret;
+
+	for (;;) {
+		if (!canceled) {
+			ret = npoll_checkerr(d, mode);
+			if (ret)
+				return ret;
+		}
+		ret = npoll_block(d, mode, canceled);
+		if (ret)
+			return ret > 0 ? NPOLL_OK : ret;
+		if (!canceled) {
+			ret = npoll_checkerr(d, mode);
+			if (ret)
+				return ret;
+		} else if (atomic_read(&d->info) & NPOLL_INFO_DETACHED) {
+			return NPOLL_ERR_CLOSING;
+		}
+		if (signal_pending(current))
+			return -ERESTARTSYS;
+	}
+}

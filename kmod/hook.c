@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll: the hook into a registered file's wait queues.
+ *
+ * Registration calls vfs_poll() with npoll's own poll_table: the file's
+ * poll method hands each of its wait-queue heads to npoll_queue_proc(),
+ * which puts one of the descriptor's entries on it (up to two heads, as
+ * AF_UNIX datagram sockets use).  From then on every wake-up of those
+ * queues calls npoll_wake_fn() with the event mask as key.
+ *
+ * POLLFREE: a queue that is about to be freed while still in use
+ * (signalfd's sighand, binder) is woken with POLLFREE.  The callback then
+ * unlinks the entry itself and, as its very last access to the
+ * descriptor, stores NULL to the hook's head with release semantics.
+ * npoll_hook_unregister() reads the head with acquire semantics under
+ * RCU: NULL means the entry is gone and the head must not be touched;
+ * non-NULL means the head is still alive for the RCU section (its owner
+ * frees it only after a grace period) and remove_wait_queue() takes the
+ * queue's lock, which serializes with a POLLFREE wake-up in progress.
+ */
+#include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/rcupdate.h>
+#include <linux/wait.h>
+
+#include "npoll.h"
+
+struct npoll_ptqueue {
+	poll_table pt;
+	struct npoll_desc *desc;
+	int nhooks;
+	int error;
+};
+
+static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode,
+			 int sync, void *key)
+{
+	struct npoll_hook *hook = container_of(wait, struct npoll_hook, wait);
+	struct npoll_desc *d = wait->private;
+	__poll_t mask = key_to_poll(key);
+
+	/* A wake-up without a key may mean anything: both directions. */
+	npoll_desc_ready(d, mask ? mask : EPOLLIN | EPOLLOUT);
+
+	if (mask & POLLFREE) {
+		list_del_init(&wait->entry);
+		/* Last access to @d; pairs with npoll_hook_unregister(). */
+		smp_store_release(&hook->whead, NULL);
+	}
+	return 0;
+}
+
+static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
+			     poll_table *pt)
+{
+	struct npoll_ptqueue *q = container_of(pt, struct npoll_ptqueue, pt);
+	struct npoll_hook *hook;
+
+	if (q->nhooks >= NPOLL_MAX_HOOKS) {
+		q->error = -EPERM;
+		return;
+	}
+	hook = &q->desc->hooks[q->nhooks++];
+	init_waitqueue_func_entry(&hook->wait, npoll_wake_fn);
+	hook->wait.private = q->desc;
+	hook->whead = whead;
+	add_wait_queue(whead, &hook->wait);
+}
+
+/**
+ * npoll_hook_register() - hook a descriptor into its file's wait queues
+ * @d: descriptor, fully initialized (callbacks may run at once)
+ *
+ * Turns the file's current poll mask into initial readiness.
+ *
+ * Context: process, may sleep (the file's poll method).
+ * Return: 0; -EPERM if the file uses more wait-queue heads than npoll
+ * supports (nothing stays hooked then).
+ */
+int npoll_hook_register(struct npoll_desc *d)
+{
+	struct npoll_ptqueue q = { .desc = d };
+	__poll_t mask;
+
+	init_poll_funcptr(&q.pt, npoll_queue_proc);
+	q.pt._key = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP | EPOLLERR |
+		    EPOLLRDNORM | EPOLLWRNORM;
+	mask = vfs_poll(d->file, &q.pt);
+	if (q.error) {
+		npoll_hook_unregister(d);
+		return q.error;
+	}
+	npoll_desc_ready(d, mask);
+	return 0;
+}
+
+/**
+ * npoll_hook_unregister() - take a descriptor off its file's queues
+ * @d: descriptor
+ *
+ * On return no wake callback runs or will run on @d.
+ *
+ * Context: process.
+ */
+void npoll_hook_unregister(struct npoll_desc *d)
+{
+	wait_queue_head_t *whead;
+	int i;
+
+	for (i = 0; i < NPOLL_MAX_HOOKS; i++) {
+		rcu_read_lock();
+		/* Pairs with smp_store_release() in npoll_wake_fn(). */
+		whead = smp_load_acquire(&d->hooks[i].whead);
+		if (whead)
+			remove_wait_queue(whead, &d->hooks[i].wait);
+		rcu_read_unlock();
+	}
+}

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll: Go's runtime network poller in the kernel.
+ *
+ * Registration of /dev/netpoll, its file operations and the ioctl
+ * dispatch.  Each open() of the device is a poller.  Every command copies
+ * its argument into a local, validates it (reserved fields and unknown
+ * flags must be zero), looks up the descriptor and acts; unknown
+ * commands get -ENOTTY.  All arguments are fixed-width and laid out the
+ * same for 32-bit callers, so compat_ptr_ioctl() serves them.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include "npoll.h"
+
+unsigned int npoll_max_descs = 1U << 20;
+module_param_named(max_descs, npoll_max_descs, uint, 0644);
+MODULE_PARM_DESC(max_descs, "Descriptors per poller (default 1048576); -EMFILE beyond");
+
+static const struct file_operations npoll_fops;
+
+/**
+ * npoll_is_poller_file() - is @file an open /dev/netpoll?
+ * @file: any file
+ *
+ * Return: true for a poller.
+ */
+bool npoll_is_poller_file(struct file *file)
+{
+	return file->f_op == &npoll_fops;
+}
+
+static int npoll_open(struct inode *inode, struct file *file)
+{
+	struct npoll_poller *p;
+
+	p = npoll_poller_alloc();
+	if (!p)
+		return -ENOMEM;
+	file->private_data = p;
+	return 0;
+}
+
+static int npoll_release(struct inode *inode, struct file *file)
+{
+	npoll_poller_free(file->private_data);
+	return 0;
+}
+
+static bool npoll_mode_is_one(u32 mode)
+{
+	return mode == NPOLL_MODE_READ || mode == NPOLL_MODE_WRITE;
+}
+
+static long npoll_ioctl_open(struct npoll_poller *p,
+			     struct npoll_open_args __user *uarg)
+{
+	struct npoll_open_args a;
+	u64 handle;
+	int ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.handle || a.reserved[0] || a.reserved[1])
+		return -EINVAL;
+	if (a.fd < 0)
+		return -EBADF;
+	ret = npoll_poller_open_desc(p, a.fd, a.user, &handle);
+	if (ret)
+		return ret;
+	if (put_user(handle, &uarg->handle)) {
+		npoll_poller_close_desc(p, handle);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static long npoll_ioctl_handle(struct npoll_poller *p, unsigned int cmd,
+			       struct npoll_handle_args __user *uarg)
+{
+	struct npoll_handle_args a;
+	struct npoll_desc *d;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.reserved)
+		return -EINVAL;
+	if (cmd == NPOLL_IOC_CLOSE)
+		return npoll_poller_close_desc(p, a.handle);
+
+	d = npoll_desc_get(p, a.handle);
+	if (!d)
+		return -EBADF;
+	npoll_desc_unblock(d);
+	npoll_desc_put(d);
+	return 0;
+}
+
+static long npoll_ioctl_wait(struct npoll_poller *p, unsigned int cmd,
+			     struct npoll_wait_args __user *uarg)
+{
+	struct npoll_wait_args a;
+	struct npoll_desc *d;
+	u32 allowed;
+	long ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	allowed = cmd == NPOLL_IOC_WAIT ? NPOLL_WAIT_CANCELED : 0;
+	if ((a.flags & ~allowed) || a.reserved || !npoll_mode_is_one(a.mode))
+		return -EINVAL;
+	d = npoll_desc_get(p, a.handle);
+	if (!d)
+		return -EBADF;
+	if (cmd == NPOLL_IOC_WAIT)
+		ret = npoll_desc_wait(d, a.mode, a.flags & NPOLL_WAIT_CANCELED);
+	else
+		ret = npoll_desc_reset(d, a.mode);
+	npoll_desc_put(d);
+	return ret;
+}
+
+static long npoll_ioctl_set_deadline(struct npoll_poller *p,
+				     struct npoll_deadline_args __user *uarg)
+{
+	struct npoll_deadline_args a;
+	struct npoll_desc *d;
+	long ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if ((a.flags & ~NPOLL_DEADLINE_ABS) || a.reserved || !a.mode ||
+	    (a.mode & ~NPOLL_MODE_RW))
+		return -EINVAL;
+	d = npoll_desc_get(p, a.handle);
+	if (!d)
+		return -EBADF;
+	ret = npoll_desc_set_deadline(d, a.deadline, a.mode,
+				      a.flags & NPOLL_DEADLINE_ABS);
+	npoll_desc_put(d);
+	return ret;
+}
+
+static long npoll_ioctl_stats(struct npoll_poller *p,
+			      struct npoll_stats __user *uarg)
+{
+	struct npoll_stats st = {
+		.descs = atomic_read(&p->ndescs),
+		.waiters = atomic_read(&p->nwaiters),
+	};
+
+	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static long npoll_ioctl_identify(struct npoll_identify __user *uarg)
+{
+	struct npoll_identify id = { .magic = NPOLL_IDENTITY };
+
+	return copy_to_user(uarg, &id, sizeof(id)) ? -EFAULT : 0;
+}
+
+static long npoll_ioctl(struct file *file, unsigned int cmd,
+			unsigned long arg)
+{
+	struct npoll_poller *p = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case NPOLL_IOC_OPEN:
+		return npoll_ioctl_open(p, uarg);
+	case NPOLL_IOC_CLOSE:
+	case NPOLL_IOC_UNBLOCK:
+		return npoll_ioctl_handle(p, cmd, uarg);
+	case NPOLL_IOC_RESET:
+	case NPOLL_IOC_WAIT:
+		return npoll_ioctl_wait(p, cmd, uarg);
+	case NPOLL_IOC_SET_DEADLINE:
+		return npoll_ioctl_set_deadline(p, uarg);
+	case NPOLL_IOC_STATS:
+		return npoll_ioctl_stats(p, uarg);
+	case NPOLL_IOC_IDENTIFY:
+		return npoll_ioctl_identify(uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations npoll_fops = {
+	.owner		= THIS_MODULE,
+	.open		= npoll_open,
+	.release	= npoll_release,
+	.unlocked_ioctl	= npoll_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice npoll_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "netpoll",
+	.fops	= &npoll_fops,
+	.mode	= 0666,
+};
+
+static int __init npoll_init(void)
+{
+	int ret;
+
+	ret = npoll_desc_cache_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&npoll_misc);
+	if (ret)
+		goto out_destroy_cache;
+	return 0;
+
+out_destroy_cache:
+	npoll_desc_cache_exit();
+	return ret;
+}
+
+static void __exit npoll_exit(void)
+{
+	misc_deregister(&npoll_misc);
+	npoll_desc_cache_exit();
+}
+
+module_init(npoll_init);
+module_exit(npoll_exit);
+MODULE_DESCRIPTION("npoll: Go's runtime network poller for C programs");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suites for npoll's internals that user space cannot steer
+ * precisely: the semaphore word's transitions, the error precedence and
+ * the deadline arithmetic.  Built as its own module (npoll_kunit.ko)
+ * where the kernel has KUnit.
+ */
+#include <kunit/test.h>
+#include <linux/module.h>
+
+#include "sem.h"
+#include "deadline.h"
+
+/* Any value above NPOLL_SEM_WAIT stands for a parked task. */
+#define FAKE_TASK 0x1000UL
+
+static void sem_prepare_consumes_readiness(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_READY;
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), 1);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+}
+
+static void sem_prepare_announces_waiter(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_NIL;
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), 0);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_WAIT);
+}
+
+static void sem_second_waiter_is_busy(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_WAIT;
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), -EBUSY);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_WAIT);
+	w = FAKE_TASK;
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), -EBUSY);
+	KUNIT_EXPECT_EQ(test, w, FAKE_TASK);
+}
+
+static void sem_commit_only_from_wait(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_WAIT;
+
+	KUNIT_EXPECT_TRUE(test, npoll_sem_commit(&w, FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, w, FAKE_TASK);
+	w = NPOLL_SEM_READY;
+	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
+	w = NPOLL_SEM_NIL;
+	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+}
+
+static void sem_ready_wakes_parked_task(struct kunit *test)
+{
+	unsigned long w = FAKE_TASK;
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), FAKE_TASK);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
+	/* Readiness is a binary semaphore: a second signal is absorbed. */
+	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
+}
+
+static void sem_ready_before_commit_makes_commit_fail(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_NIL;
+
+	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w), 0);
+	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK));
+	KUNIT_EXPECT_TRUE(test, npoll_sem_finish(&w));
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+}
+
+static void sem_unblock_keeps_readiness(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_READY;
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
+	w = NPOLL_SEM_NIL;
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+}
+
+static void sem_unblock_removes_waiter(struct kunit *test)
+{
+	unsigned long w = FAKE_TASK;
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w), FAKE_TASK);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+	w = NPOLL_SEM_WAIT;
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w));
+}
+
+static void sem_consume_leaves_waiter(struct kunit *test)
+{
+	unsigned long w = FAKE_TASK;
+
+	npoll_sem_consume(&w);
+	KUNIT_EXPECT_EQ(test, w, FAKE_TASK);
+	w = NPOLL_SEM_READY;
+	npoll_sem_consume(&w);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+}
+
+static void info_error_precedence(struct kunit *test)
+{
+	const unsigned int all = NPOLL_INFO_CLOSING | NPOLL_INFO_RD_EXPIRED |
+				 NPOLL_INFO_WD_EXPIRED | NPOLL_INFO_EVENT_ERR;
+	const unsigned int r = NPOLL_MODE_READ, w = NPOLL_MODE_WRITE;
+
+	KUNIT_EXPECT_EQ(test, npoll_info_err(0, r), NPOLL_OK);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(0, w), NPOLL_OK);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(all, r), NPOLL_ERR_CLOSING);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(all, w), NPOLL_ERR_CLOSING);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(all & ~NPOLL_INFO_CLOSING, r),
+			NPOLL_ERR_TIMEOUT);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_RD_EXPIRED, w), NPOLL_OK);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_WD_EXPIRED, r), NPOLL_OK);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_WD_EXPIRED, w),
+			NPOLL_ERR_TIMEOUT);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_EVENT_ERR, r),
+			NPOLL_ERR_NOT_POLLABLE);
+	/* The event error is a read-side error only. */
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_EVENT_ERR, w), NPOLL_OK);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_EVENT_ERR |
+					     NPOLL_INFO_RD_EXPIRED, r),
+			NPOLL_ERR_TIMEOUT);
+}
+
+static void deadline_relative(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, 0), (s64)NPOLL_DL_NONE);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, -1), (s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, S64_MIN),
+			(s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, 1), 1001LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, 5000), 6000LL);
+}
+
+static void deadline_relative_saturates(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, S64_MAX), (s64)KTIME_MAX);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(KTIME_MAX - 10, 11),
+			(s64)KTIME_MAX);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(KTIME_MAX - 10, 10),
+			(s64)KTIME_MAX);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(KTIME_MAX - 10, 9),
+			(s64)KTIME_MAX - 1);
+	KUNIT_EXPECT_GT(test, npoll_deadline_rel(S64_MAX / 2, S64_MAX / 2 + 5), 0LL);
+}
+
+static void deadline_absolute(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 0), (s64)NPOLL_DL_NONE);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 999), (s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 1000), (s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, -5), (s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 1001), 1001LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, S64_MAX), S64_MAX);
+}
+
+static void deadline_next_shares_timer(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(0, 0), 0LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(-1, -1), 0LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(500, 0), 500LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(0, 700), 700LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(-1, 700), 700LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(500, -1), 500LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(500, 700), 500LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(900, 700), 700LL);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_next(700, 700), 700LL);
+}
+
+static struct kunit_case npoll_sem_cases[] = {
+	KUNIT_CASE(sem_prepare_consumes_readiness),
+	KUNIT_CASE(sem_prepare_announces_waiter),
+	KUNIT_CASE(sem_second_waiter_is_busy),
+	KUNIT_CASE(sem_commit_only_from_wait),
+	KUNIT_CASE(sem_ready_wakes_parked_task),
+	KUNIT_CASE(sem_ready_before_commit_makes_commit_fail),
+	KUNIT_CASE(sem_unblock_keeps_readiness),
+	KUNIT_CASE(sem_unblock_removes_waiter),
+	KUNIT_CASE(sem_consume_leaves_waiter),
+	KUNIT_CASE(info_error_precedence),
+	{}
+};
+
+static struct kunit_suite npoll_sem_suite = {
+	.name = "npoll_state",
+	.test_cases = npoll_sem_cases,
+};
+
+static struct kunit_case npoll_deadline_cases[] = {
+	KUNIT_CASE(deadline_relative),
+	KUNIT_CASE(deadline_relative_saturates),
+	KUNIT_CASE(deadline_absolute),
+	KUNIT_CASE(deadline_next_shares_timer),
+	{}
+};
+
+static struct kunit_suite npoll_deadline_suite = {
+	.name = "npoll_deadline",
+	.test_cases = npoll_deadline_cases,
+};
+
+kunit_test_suites(&npoll_sem_suite, &npoll_deadline_suite);
+
+MODULE_DESCRIPTION("KUnit suites for npoll's internals");
+MODULE_LICENSE("GPL");

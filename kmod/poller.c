@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll: the poller - its descriptor table and handles.
+ *
+ * A handle is (generation << 32) | index.  The index names a slot of the
+ * poller's xarray (allocated cyclically, so slots are reused late); the
+ * generation is a per-poller counter bumped for every registration (Go's
+ * fdseq).  A handle of a closed descriptor fails the lookup even if its
+ * slot holds a newer descriptor, until the 32-bit generation wraps
+ * around to the very same value on the very same slot.
+ */
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/poll.h>
+#include <linux/rhashtable.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "npoll.h"
+
+static const struct rhashtable_params npoll_files_params = {
+	.key_len	= sizeof(struct file *),
+	.key_offset	= offsetof(struct npoll_desc, file),
+	.head_offset	= offsetof(struct npoll_desc, node),
+	.automatic_shrinking = true,
+};
+
+/**
+ * npoll_poller_alloc() - a new, empty poller
+ *
+ * Context: process, may sleep.
+ * Return: the poller or NULL.
+ */
+struct npoll_poller *npoll_poller_alloc(void)
+{
+	struct npoll_poller *p;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
+	if (!p)
+		return NULL;
+	if (rhashtable_init(&p->files, &npoll_files_params)) {
+		kfree(p);
+		return NULL;
+	}
+	mutex_init(&p->lock);
+	xa_init_flags(&p->descs, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	return p;
+}
+
+/* Take @d out of @p's tables; the caller owns the table's reference. */
+static void __npoll_poller_remove(struct npoll_poller *p, struct npoll_desc *d)
+{
+	lockdep_assert_held(&p->lock);
+	xa_erase(&p->descs, lower_32_bits(d->handle));
+	rhashtable_remove_fast(&p->files, &d->node, npoll_files_params);
+	atomic_dec(&p->ndescs);
+}
+
+/**
+ * npoll_poller_free() - release a poller and every descriptor in it
+ * @p: poller; no ioctl can be running on it any more
+ *
+ * Context: process (file release), may sleep.
+ */
+void npoll_poller_free(struct npoll_poller *p)
+{
+	struct npoll_desc *d;
+	unsigned long index;
+
+	mutex_lock(&p->lock);
+	xa_for_each(&p->descs, index, d) {
+		__npoll_poller_remove(p, d);
+		npoll_desc_teardown(d);
+		npoll_desc_put(d);
+	}
+	mutex_unlock(&p->lock);
+	rhashtable_destroy(&p->files);
+	xa_destroy(&p->descs);
+	mutex_destroy(&p->lock);
+	kfree(p);
+}
+
+/**
+ * npoll_poller_open_desc() - register a file (NPOLL_IOC_OPEN)
+ * @p: poller
+ * @fd: the caller's file descriptor
+ * @user: cookie
+ * @handle: out: the new handle
+ *
+ * Context: process, may sleep.
+ * Return: 0; -EBADF @fd is not open; -EPERM the file cannot be polled;
+ * -EINVAL the file is a poller; -EEXIST already registered here;
+ * -EMFILE the poller is full (module parameter max_descs); -ENOMEM.
+ */
+int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
+			   u64 *handle)
+{
+	struct npoll_desc *d;
+	struct file *file;
+	u32 index, gen;
+	int ret;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	if (npoll_is_poller_file(file)) {
+		ret = -EINVAL;
+		goto out_put_file;
+	}
+	if (!file_can_poll(file)) {
+		ret = -EPERM;
+		goto out_put_file;
+	}
+	d = npoll_desc_alloc(p, file, user);
+	if (!d) {
+		ret = -ENOMEM;
+		goto out_put_file;
+	}
+
+	mutex_lock(&p->lock);
+	if (atomic_read(&p->ndescs) >= READ_ONCE(npoll_max_descs)) {
+		ret = -EMFILE;
+		goto out_unlock;
+	}
+	ret = rhashtable_lookup_insert_fast(&p->files, &d->node,
+					    npoll_files_params);
+	if (ret)
+		goto out_unlock;
+	/* Reserve the slot; it reads as empty until xa_store() below. */
+	ret = xa_alloc_cyclic(&p->descs, &index, NULL, XA_LIMIT(1, U32_MAX),
+			      &p->next_index, GFP_KERNEL_ACCOUNT);
+	if (ret < 0) {
+		if (ret == -EBUSY)
+			ret = -EMFILE;
+		goto out_remove_file;
+	}
+	gen = ++p->next_gen;
+	if (!gen)
+		gen = ++p->next_gen;
+	/* Published to lookups by xa_store() (release) below. */
+	WRITE_ONCE(d->handle, (u64)gen << 32 | index);
+
+	ret = npoll_hook_register(d);
+	if (ret)
+		goto out_release_index;
+	xa_store(&p->descs, index, d, GFP_KERNEL_ACCOUNT);
+	atomic_inc(&p->ndescs);
+	mutex_unlock(&p->lock);
+
+	/* As Go does: the registered file does non-blocking I/O. */
+	spin_lock(&file->f_lock);
+	file->f_flags |= O_NONBLOCK;
+	spin_unlock(&file->f_lock);
+	*handle = d->handle;
+	return 0;
+
+out_release_index:
+	xa_erase(&p->descs, index);
+out_remove_file:
+	rhashtable_remove_fast(&p->files, &d->node, npoll_files_params);
+out_unlock:
+	mutex_unlock(&p->lock);
+	npoll_desc_put(d);
+	return ret;
+
+out_put_file:
+	fput(file);
+	return ret;
+}
+
+/**
+ * npoll_poller_close_desc() - deregister and free (NPOLL_IOC_CLOSE)
+ * @p: poller
+ * @handle: descriptor
+ *
+ * Waiters in flight return NPOLL_ERR_CLOSING; the memory goes when the
+ * last of them drops its reference.  The handle is stale at once.
+ *
+ * Context: process, may sleep.
+ * Return: 0 or -EBADF.
+ */
+int npoll_poller_close_desc(struct npoll_poller *p, u64 handle)
+{
+	struct npoll_desc *d;
+
+	mutex_lock(&p->lock);
+	d = xa_load(&p->descs, lower_32_bits(handle));
+	if (!d || d->handle != handle) {
+		mutex_unlock(&p->lock);
+		return -EBADF;
+	}
+	__npoll_poller_remove(p, d);
+	mutex_unlock(&p->lock);
+
+	npoll_desc_teardown(d);
+	npoll_desc_put(d);
+	return 0;
+}
+
+/**
+ * npoll_desc_get() - look up a handle and take a reference
+ * @p: poller
+ * @handle: untrusted handle from user space
+ *
+ * Context: any process context.
+ * Return: the descriptor (release with npoll_desc_put()) or NULL.
+ */
+struct npoll_desc *npoll_desc_get(struct npoll_poller *p, u64 handle)
+{
+	struct npoll_desc *d;
+
+	if (!lower_32_bits(handle) || !upper_32_bits(handle))
+		return NULL;
+	rcu_read_lock();
+	d = xa_load(&p->descs, lower_32_bits(handle));
+	if (d && !refcount_inc_not_zero(&d->ref))
+		d = NULL;
+	rcu_read_unlock();
+	if (!d)
+		return NULL;
+	/*
+	 * The object may have been freed and reused since xa_load(): only
+	 * a matching handle and poller make it the descriptor asked for.
+	 * Pairs with smp_wmb() in npoll_desc_alloc().
+	 */
+	smp_rmb();
+	if (READ_ONCE(d->handle) != handle || READ_ONCE(d->poller) != p) {
+		npoll_desc_put(d);
+		return NULL;
+	}
+	return d;
+}

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for npoll's scripts.  Sourced, not executed.
+
+NPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Guest kernels, the busybox initramfs base and the extracted kernel
+# source live outside the repository so that a fresh clone reuses them.
+NPOLL_CACHE=${NPOLL_CACHE:-/var/cache/npoll}
+NPOLL_JOBS=${NPOLL_JOBS:-$(nproc)}
+
+npoll_log() { printf '[npoll] %s\n' "$*" >&2; }
+npoll_die() { printf '[npoll] error: %s\n' "$*" >&2; exit 1; }
+
+# ABI of the installed linux-headers-amd64 (e.g. 6.1.0-56-amd64).
+npoll_distro_abi() {
+	local v
+	v=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 2>/dev/null |
+		grep -o 'linux-headers-[0-9][^ ,]*-amd64' | head -n1)
+	[ -n "$v" ] || return 1
+	echo "${v#linux-headers-}"
+}
+
+npoll_source_version() {
+	dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null
+}
+
+# Cache key of the debug kernel: the source version, the config fragment
+# and the script that builds it.
+npoll_debug_key() {
+	local flavour=${1:-debug}
+	{
+		npoll_source_version
+		cat "$NPOLL_ROOT/scripts/kconfig/$flavour.config"
+		cat "$NPOLL_ROOT/scripts/build-debug-kernel"
+	} | sha256sum | cut -c1-16
+}
+
+npoll_debug_dir() {
+	local flavour=${1:-debug}
+	echo "$NPOLL_CACHE/kernel-$flavour-$(npoll_source_version)-$(npoll_debug_key "$flavour")"
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for npoll's behaviour selftests: waiter threads that record
+ * the outcome of one call on a descriptor, connected pairs of every
+ * file type the tests use, and polling of np_stats for parked threads.
+ *
+ * Waiter threads never use the harness macros (those must run in the
+ * test's own thread); they record what they saw and the test checks it
+ * after joining them.
+ */
+#ifndef NPOLL_TEST_UTIL_H
+#define NPOLL_TEST_UTIL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <npoll.h>
+
+#include "common.h"
+
+#define NPT_MS		1000000LL
+#define NPT_SEC		1000000000LL
+/* How long a thing that must happen may take on a slow emulated guest. */
+#define NPT_PATIENCE	(20 * NPT_SEC)
+
+/* What a waiter thread calls. */
+enum npt_call {
+	NPT_WAIT,		/* np_wait(pd, mode) */
+	NPT_WAIT_CANCELED,	/* np_wait_canceled(pd, mode) */
+	NPT_READ,		/* np_read(pd, buf, sizeof(buf)) */
+	NPT_WRITE,		/* np_write(pd, wbuf, wlen) */
+};
+
+struct npt_waiter {
+	pthread_t th;
+	np_desc *pd;
+	int mode;
+	enum npt_call call;
+	const void *wbuf;
+	size_t wlen;
+	atomic_int started;
+	atomic_int done;
+	long result;		/* the call's return value */
+	int64_t woke_ns;	/* CLOCK_MONOTONIC when the call returned */
+	char buf[256];
+};
+
+static void *npt_waiter_fn(void *arg)
+{
+	struct npt_waiter *w = arg;
+	long r = -1;
+
+	atomic_store(&w->started, 1);
+	switch (w->call) {
+	case NPT_WAIT:
+		r = np_wait(w->pd, w->mode);
+		break;
+	case NPT_WAIT_CANCELED:
+		r = np_wait_canceled(w->pd, w->mode);
+		break;
+	case NPT_READ:
+		r = np_read(w->pd, w->buf, sizeof(w->buf));
+		break;
+	case NPT_WRITE:
+		r = np_write(w->pd, w->wbuf, w->wlen);
+		break;
+	}
+	w->woke_ns = npoll_test_now();
+	w->result = r;
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/* Start a thread making @call on @pd; 0 or -errno. */
+static inline int npt_waiter_start(struct npt_waiter *w, np_desc *pd,
+				   int mode, enum npt_call call)
+{
+	memset(w, 0, sizeof(*w));
+	w->pd = pd;
+	w->mode = mode;
+	w->call = call;
+	atomic_init(&w->started, 0);
+	atomic_init(&w->done, 0);
+	return -pthread_create(&w->th, NULL, npt_waiter_fn, w);
+}
+
+/* True once the waiter's call has returned, polling for up to @ns. */
+static inline bool npt_waiter_done_within(struct npt_waiter *w, int64_t ns)
+{
+	int64_t end = npoll_test_now() + ns;
+
+	while (!atomic_load(&w->done)) {
+		if (npoll_test_now() > end)
+			return false;
+		npoll_test_sleep_ns(200000);
+	}
+	return true;
+}
+
+/*
+ * Join a waiter.  If it has not returned within NPT_PATIENCE, @pd is
+ * unblocked so that the thread does not outlive the test; false then.
+ */
+static inline bool npt_waiter_join(struct npt_waiter *w)
+{
+	bool ok = npt_waiter_done_within(w, NPT_PATIENCE);
+
+	if (!ok)
+		np_unblock(w->pd);
+	pthread_join(w->th, NULL);
+	return ok;
+}
+
+/* np_stats waiters of @p, or -1 on failure. */
+static inline long npt_waiters(np_poller *p)
+{
+	struct np_stats st;
+
+	if (np_stats(p, &st))
+		return -1;
+	return (long)st.waiters;
+}
+
+static inline long npt_descs(np_poller *p)
+{
+	struct np_stats st;
+
+	if (np_stats(p, &st))
+		return -1;
+	return (long)st.descs;
+}
+
+/* Poll np_stats until @n threads are parked in @p; false on timeout. */
+static inline bool npt_wait_waiters(np_poller *p, long n)
+{
+	int64_t end = npoll_test_now() + NPT_PATIENCE;
+
+	while (npt_waiters(p) != n) {
+		if (npoll_test_now() > end)
+			return false;
+		npoll_test_sleep_ns(200000);
+	}
+	return true;
+}
+
+/* An AF_UNIX stream pair; 0 or -errno. */
+static inline int npt_unix_pair(int sv[2])
+{
+	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ? -errno : 0;
+}
+
+static inline void npt_loopback(struct sockaddr_in *sin, in_port_t port)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin->sin_port = port;
+}
+
+/* A socket of @type bound to 127.0.0.1 on an ephemeral port; its port in *@port. */
+static inline int npt_bound(int type, in_port_t *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int one = 1;
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	npt_loopback(&sin, 0);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len)) {
+		close(fd);
+		return -errno;
+	}
+	*port = sin.sin_port;
+	return fd;
+}
+
+/* A TCP listener on 127.0.0.1; its port in *@port. */
+static inline int npt_listener(in_port_t *port)
+{
+	int fd = npt_bound(SOCK_STREAM, port);
+
+	if (fd >= 0 && listen(fd, 64)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* A loopback port of @type with nobody bound to it (network order). */
+static inline in_port_t npt_closed_port(int type)
+{
+	in_port_t port = 0;
+	int fd = npt_bound(type, &port);
+
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* A connected TCP loopback pair (blocking); 0 or -errno. */
+static inline int npt_tcp_pair(int sv[2])
+{
+	struct sockaddr_in sin;
+	in_port_t port;
+	int one = 1;
+	int l = npt_listener(&port);
+
+	if (l < 0)
+		return l;
+	sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	npt_loopback(&sin, port);
+	if (sv[0] < 0 || connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)))
+		goto fail;
+	sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (sv[1] < 0)
+		goto fail;
+	setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(sv[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	close(l);
+	return 0;
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	close(l);
+	return -1;
+}
+
+/* Two UDP loopback sockets connected to each other; 0 or -errno. */
+static inline int npt_udp_pair(int sv[2])
+{
+	struct sockaddr_in sin;
+	in_port_t p0, p1;
+
+	sv[0] = npt_bound(SOCK_DGRAM, &p0);
+	if (sv[0] < 0)
+		return sv[0];
+	sv[1] = npt_bound(SOCK_DGRAM, &p1);
+	if (sv[1] < 0) {
+		close(sv[0]);
+		return sv[1];
+	}
+	npt_loopback(&sin, p1);
+	if (connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)))
+		goto fail;
+	npt_loopback(&sin, p0);
+	if (connect(sv[1], (struct sockaddr *)&sin, sizeof(sin)))
+		goto fail;
+	return 0;
+fail:
+	close(sv[0]);
+	close(sv[1]);
+	return -1;
+}
+
+static inline int npt_pipe(int fds[2])
+{
+	return pipe2(fds, O_CLOEXEC) ? -errno : 0;
+}
+
+/* Fill the write side of a non-blocking @fd until EAGAIN; bytes written. */
+static inline long npt_fill(int fd)
+{
+	static char junk[65536];
+	long total = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = write(fd, junk, sizeof(junk));
+		if (n > 0) {
+			total += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* Shrink to top the buffer up byte by byte. */
+		n = write(fd, junk, 1);
+		if (n == 1) {
+			total++;
+			continue;
+		}
+		return total;
+	}
+}
+
+/* Read a non-blocking @fd until EAGAIN or EOF; bytes read. */
+static inline long npt_drain(int fd)
+{
+	char buf[65536];
+	long total = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += n;
+	return total;
+}
+
+/* A thread that writes @len bytes of @buf to @fd after @delay_ns. */
+struct npt_delayed {
+	pthread_t th;
+	int fd;
+	int64_t delay_ns;
+	const void *buf;
+	size_t len;
+	ssize_t result;
+};
+
+static void *npt_delayed_fn(void *arg)
+{
+	struct npt_delayed *d = arg;
+
+	npoll_test_sleep_ns(d->delay_ns);
+	d->result = write(d->fd, d->buf, d->len);
+	return NULL;
+}
+
+static inline int npt_delayed_write(struct npt_delayed *d, int fd,
+				    int64_t delay_ns, const void *buf,
+				    size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = fd;
+	d->delay_ns = delay_ns;
+	d->buf = buf;
+	d->len = len;
+	return -pthread_create(&d->th, NULL, npt_delayed_fn, d);
+}
+
+static inline ssize_t npt_delayed_join(struct npt_delayed *d)
+{
+	pthread_join(d->th, NULL);
+	return d->result;
+}
+
+#endif /* NPOLL_TEST_UTIL_H */

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * npoll: Go's runtime network poller in the kernel.
+ *
+ * ioctl ABI of /dev/netpoll.  Every open() of the device is a poller; a
+ * poller holds descriptors, one per registered file, named by 64-bit
+ * handles.  A handle carries a generation: a handle of a closed
+ * descriptor never names a later one (the ioctl fails with -EBADF).
+ *
+ * All structures use fixed-width fields with explicit padding, so the
+ * same layout serves 32-bit and 64-bit callers.  Every reserved field
+ * and every undefined flag bit must be zero, else the ioctl fails with
+ * -EINVAL.  Unknown commands fail with -ENOTTY.
+ */
+#ifndef _UAPI_LINUX_NPOLL_H
+#define _UAPI_LINUX_NPOLL_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define NPOLL_IOC_MAGIC		0xB8
+
+/* Modes: which half of the descriptor a call is about. */
+#define NPOLL_MODE_READ		1
+#define NPOLL_MODE_WRITE	2
+#define NPOLL_MODE_RW		(NPOLL_MODE_READ | NPOLL_MODE_WRITE)
+
+/*
+ * Outcome of a wait, returned as the (non-negative) ioctl result of
+ * NPOLL_IOC_WAIT and NPOLL_IOC_RESET.  Values match runtime/netpoll.go.
+ */
+#define NPOLL_OK		0	/* ready (pollNoError) */
+#define NPOLL_ERR_CLOSING	1	/* unblocked or closed (pollErrClosing) */
+#define NPOLL_ERR_TIMEOUT	2	/* deadline expired (pollErrTimeout) */
+#define NPOLL_ERR_NOT_POLLABLE	3	/* file reported EPOLLERR (pollErrNotPollable) */
+#define NPOLL_PENDING		4	/* armed: the outcome comes as an event */
+
+/**
+ * struct npoll_open_args - NPOLL_IOC_OPEN: register a file
+ * @fd:       in: an open file descriptor of the caller
+ * @flags:    in: must be 0
+ * @user:     in: opaque cookie, returned in events
+ * @handle:   out: the new descriptor's handle
+ * @reserved: must be 0
+ */
+struct npoll_open_args {
+	__s32 fd;
+	__u32 flags;
+	__u64 user;
+	__u64 handle;
+	__u64 reserved[2];
+};
+
+/**
+ * struct npoll_handle_args - NPOLL_IOC_CLOSE, NPOLL_IOC_UNBLOCK
+ * @handle:   descriptor
+ * @flags:    must be 0
+ * @reserved: must be 0
+ */
+struct npoll_handle_args {
+	__u64 handle;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/* NPOLL_IOC_WAIT flag: wait for readiness only, ignore closing and deadlines. */
+#define NPOLL_WAIT_CANCELED	(1U << 0)
+
+/**
+ * struct npoll_wait_args - NPOLL_IOC_WAIT, NPOLL_IOC_RESET
+ * @handle:   descriptor
+ * @mode:     NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ * @flags:    NPOLL_WAIT_CANCELED (WAIT only) or 0
+ * @reserved: must be 0
+ */
+struct npoll_wait_args {
+	__u64 handle;
+	__u32 mode;
+	__u32 flags;
+	__u64 reserved;
+};
+
+/* NPOLL_IOC_SET_DEADLINE flag: @deadline is absolute CLOCK_MONOTONIC ns. */
+#define NPOLL_DEADLINE_ABS	(1U << 0)
+
+/**
+ * struct npoll_deadline_args - NPOLL_IOC_SET_DEADLINE
+ * @handle:   descriptor
+ * @deadline: relative: > 0 ns from now, < 0 expired, 0 none;
+ *            absolute (NPOLL_DEADLINE_ABS): CLOCK_MONOTONIC ns,
+ *            0 none, <= now expired
+ * @mode:     NPOLL_MODE_READ, NPOLL_MODE_WRITE or NPOLL_MODE_RW
+ * @flags:    NPOLL_DEADLINE_ABS or 0
+ * @reserved: must be 0
+ */
+struct npoll_deadline_args {
+	__u64 handle;
+	__s64 deadline;
+	__u32 mode;
+	__u32 flags;
+	__u64 reserved;
+};
+
+/**
+ * struct npoll_stats - NPOLL_IOC_STATS
+ * @descs:    descriptors open in this poller
+ * @waiters:  threads parked in waits on this poller (Go's netpollWaiters)
+ * @reserved: zero; later fields will take their place
+ */
+struct npoll_stats {
+	__u64 descs;
+	__u64 waiters;
+	__u64 reserved[6];
+};
+
+/* The value NPOLL_IOC_IDENTIFY stores: "npoll\0\0\1" (ABI version 1). */
+#define NPOLL_IDENTITY		0x6e706f6c6c000001ULL
+
+/**
+ * struct npoll_identify - NPOLL_IOC_IDENTIFY
+ * @magic:    out: NPOLL_IDENTITY
+ * @reserved: out: zero
+ */
+struct npoll_identify {
+	__u64 magic;
+	__u64 reserved;
+};
+
+#define NPOLL_IOC_OPEN		_IOWR(NPOLL_IOC_MAGIC, 0x01, struct npoll_open_args)
+#define NPOLL_IOC_CLOSE		_IOW(NPOLL_IOC_MAGIC, 0x02, struct npoll_handle_args)
+#define NPOLL_IOC_UNBLOCK	_IOW(NPOLL_IOC_MAGIC, 0x03, struct npoll_handle_args)
+#define NPOLL_IOC_RESET		_IOW(NPOLL_IOC_MAGIC, 0x04, struct npoll_wait_args)
+#define NPOLL_IOC_WAIT		_IOW(NPOLL_IOC_MAGIC, 0x05, struct npoll_wait_args)
+#define NPOLL_IOC_SET_DEADLINE	_IOW(NPOLL_IOC_MAGIC, 0x06, struct npoll_deadline_args)
+#define NPOLL_IOC_STATS		_IOR(NPOLL_IOC_MAGIC, 0x07, struct npoll_stats)
+#define NPOLL_IOC_IDENTIFY	_IOR(NPOLL_IOC_MAGIC, 0x08, struct npoll_identify)
+
+#endif /* _UAPI_LINUX_NPOLL_H */

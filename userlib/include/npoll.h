@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libnpoll: Go's runtime network poller for C programs, over the
+ * /dev/netpoll device of the npoll kernel module.
+ *
+ * Every int/ssize_t call returns a non-negative value on success and
+ * -errno on failure; no call sets errno.  All calls are thread-safe.
+ * See npoll(7) and Documentation/userspace-api.rst.
+ */
+#ifndef NPOLL_H
+#define NPOLL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NP_READ   1
+#define NP_WRITE  2
+#define NP_RW     (NP_READ | NP_WRITE)
+
+/* Outcome of a wait (runtime/netpoll.go's pollNoError, pollErr*). */
+enum {
+	NP_OK               = 0, /* ready */
+	NP_ERR_CLOSING      = 1, /* unblocked or closed */
+	NP_ERR_TIMEOUT      = 2, /* the mode's deadline expired */
+	NP_ERR_NOT_POLLABLE = 3, /* the file reported an error event */
+	NP_PENDING          = 4, /* np_arm: outcome comes later via np_poll */
+};
+
+typedef struct np_poller np_poller;
+typedef struct np_desc np_desc;
+
+/* Open a poller (an open() of /dev/netpoll); -ENOENT without the module. */
+int  np_poller_open(np_poller **out);
+/* Close every descriptor still open, then the poller. */
+void np_poller_close(np_poller *p);
+
+/*
+ * Register @fd (which becomes O_NONBLOCK) with @p; @user comes back in
+ * events.  -EBADF not an open fd, -EPERM not pollable, -EEXIST already
+ * registered with @p, -EMFILE too many descriptors, -ENOMEM, -EINVAL.
+ */
+int  np_open(np_poller *p, int fd, uint64_t user, np_desc **out);
+/*
+ * Unblock, deregister and free @pd; @fd stays open.  Calls blocked on
+ * @pd in other threads return NP_ERR_CLOSING / -ECANCELED; the memory
+ * is freed when the last of them has returned.
+ */
+int  np_close(np_desc *pd);
+/* Mark @pd closing and wake both waiters with NP_ERR_CLOSING. */
+int  np_unblock(np_desc *pd);
+/* The error that applies to @mode, else clear pending readiness: NP_OK. */
+int  np_reset(np_desc *pd, int mode);
+/*
+ * Wait until @mode (NP_READ or NP_WRITE) is ready (NP_OK), its deadline
+ * expires (NP_ERR_TIMEOUT) or @pd is unblocked (NP_ERR_CLOSING).
+ * -EBUSY another thread waits in @mode; -EINTR a signal without
+ * SA_RESTART; -EINVAL bad mode.
+ */
+int  np_wait(np_desc *pd, int mode);
+/* Wait for readiness only, ignoring closing and deadlines. */
+int  np_wait_canceled(np_desc *pd, int mode);
+/* @d > 0: @d ns from now; @d < 0: expired; 0: none.  @mode may be NP_RW. */
+int  np_set_deadline(np_desc *pd, int64_t d, int mode);
+/* Absolute CLOCK_MONOTONIC ns: 0 none, <= now expired. */
+int  np_set_deadline_at(np_desc *pd, int64_t mono_ns, int mode);
+
+struct np_stats {
+	uint64_t descs;		/* descriptors open in the poller */
+	uint64_t waiters;	/* threads parked in waits */
+};
+int  np_stats(np_poller *p, struct np_stats *st);
+/* 1 for a /dev/netpoll file descriptor, else 0. */
+int  np_is_poll_descriptor(int fd);
+
+/* The fd a descriptor was opened on, and its cookie. */
+int      np_desc_fd(const np_desc *pd);
+uint64_t np_desc_user(const np_desc *pd);
+
+/*
+ * Go-style I/O (internal/poll.FD): fail at once on an expired deadline
+ * or closing, retry on EAGAIN after waiting.  NP_ERR_TIMEOUT becomes
+ * -ETIMEDOUT, NP_ERR_CLOSING -ECANCELED, NP_ERR_NOT_POLLABLE -EIO.
+ * Calls in the same direction on one descriptor take turns.
+ */
+ssize_t np_read(np_desc *pd, void *buf, size_t len);
+ssize_t np_write(np_desc *pd, const void *buf, size_t len);
+int     np_accept(np_desc *pd, struct sockaddr *addr, socklen_t *len, int flags);
+int     np_connect(np_desc *pd, const struct sockaddr *addr, socklen_t len);
+ssize_t np_recvfrom(np_desc *pd, void *buf, size_t len, int flags,
+		    struct sockaddr *src, socklen_t *srclen);
+ssize_t np_sendto(np_desc *pd, const void *buf, size_t len, int flags,
+		  const struct sockaddr *dst, socklen_t dstlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NPOLL_H */

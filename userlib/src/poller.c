@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libnpoll: pollers.  A poller is one open() of /dev/netpoll; it keeps
+ * the list of its open descriptors so that np_poller_close can close
+ * them, and a reference count so that the device fd outlives every
+ * descriptor still in use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "internal.h"
+
+#define NPOLL_DEVICE "/dev/netpoll"
+
+/* ioctl(2) returning -errno on failure instead of setting errno. */
+int np__ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+void np__poller_get(struct np_poller *p)
+{
+	atomic_fetch_add(&p->refs, 1);
+}
+
+/* Drop a reference; the last one closes the device and frees @p. */
+void np__poller_put(struct np_poller *p)
+{
+	if (atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	close(p->fd);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+void np__poller_link(struct np_poller *p, struct np_desc *pd)
+{
+	pthread_mutex_lock(&p->lock);
+	pd->prev = NULL;
+	pd->next = p->descs;
+	if (p->descs)
+		p->descs->prev = pd;
+	p->descs = pd;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void np__poller_unlink(struct np_poller *p, struct np_desc *pd)
+{
+	pthread_mutex_lock(&p->lock);
+	if (pd->prev)
+		pd->prev->next = pd->next;
+	else
+		p->descs = pd->next;
+	if (pd->next)
+		pd->next->prev = pd->prev;
+	pd->prev = NULL;
+	pd->next = NULL;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int np_poller_open(np_poller **out)
+{
+	struct np_poller *p;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ret = pthread_mutex_init(&p->lock, NULL);
+	if (ret) {
+		ret = -ret;
+		goto out_free;
+	}
+	p->fd = open(NPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (p->fd < 0) {
+		ret = -errno;
+		goto out_destroy_lock;
+	}
+	atomic_init(&p->refs, 1);
+	*out = p;
+	return 0;
+
+out_destroy_lock:
+	pthread_mutex_destroy(&p->lock);
+out_free:
+	free(p);
+	return ret;
+}
+
+/*
+ * Claim the first descriptor of @p that nobody is closing yet, by
+ * setting its closing flag under the list lock.  A descriptor already
+ * claimed by a concurrent np_close stays linked (and allocated) until
+ * that closer unlinks it, and is skipped here.
+ */
+static struct np_desc *poller_claim(struct np_poller *p)
+{
+	struct np_desc *pd;
+
+	pthread_mutex_lock(&p->lock);
+	for (pd = p->descs; pd; pd = pd->next)
+		if (!atomic_exchange(&pd->closing, true))
+			break;
+	pthread_mutex_unlock(&p->lock);
+	return pd;
+}
+
+void np_poller_close(np_poller *p)
+{
+	struct np_desc *pd;
+
+	if (!p)
+		return;
+	while ((pd = poller_claim(p)))
+		np__desc_shutdown(pd);
+	np__poller_put(p);
+}
+
+int np_stats(np_poller *p, struct np_stats *st)
+{
+	struct npoll_stats s = { 0 };
+	int ret;
+
+	if (!p || !st)
+		return -EINVAL;
+	ret = np__ioctl(p->fd, NPOLL_IOC_STATS, &s);
+	if (ret < 0)
+		return ret;
+	st->descs = s.descs;
+	st->waiters = s.waiters;
+	return 0;
+}
+
+int np_is_poll_descriptor(int fd)
+{
+	struct npoll_identify id = { 0 };
+
+	if (fd < 0)
+		return 0;
+	if (np__ioctl(fd, NPOLL_IOC_IDENTIFY, &id) < 0)
+		return 0;
+	return id.magic == NPOLL_IDENTITY;
+}
