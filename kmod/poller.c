@@ -143,15 +143,19 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	ret = npoll_hook_register(d);
 	if (ret)
 		goto out_release_index;
-	xa_store(&p->descs, index, d, GFP_KERNEL_ACCOUNT);
-	atomic_inc(&p->ndescs);
-	mutex_unlock(&p->lock);
 
 	/* As Go does: the registered file does non-blocking I/O. */
 	spin_lock(&file->f_lock);
 	file->f_flags |= O_NONBLOCK;
 	spin_unlock(&file->f_lock);
 	*handle = d->handle;
+	/*
+	 * Publish last: from here on any thread holding the poller may
+	 * close the descriptor, so neither @d nor @file is touched after.
+	 */
+	xa_store(&p->descs, index, d, GFP_KERNEL_ACCOUNT);
+	atomic_inc(&p->ndescs);
+	mutex_unlock(&p->lock);
 	return 0;
 
 out_release_index:
