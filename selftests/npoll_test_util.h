@@ -93,6 +93,21 @@ static inline int npt_waiter_start(struct npt_waiter *w, np_desc *pd,
 	return -pthread_create(&w->th, NULL, npt_waiter_fn, w);
 }
 
+/* Start a thread running np_write(pd, buf, len). */
+static inline int npt_writer_start(struct npt_waiter *w, np_desc *pd,
+				   const void *buf, size_t len)
+{
+	memset(w, 0, sizeof(*w));
+	w->pd = pd;
+	w->mode = NP_WRITE;
+	w->call = NPT_WRITE;
+	w->wbuf = buf;
+	w->wlen = len;
+	atomic_init(&w->started, 0);
+	atomic_init(&w->done, 0);
+	return -pthread_create(&w->th, NULL, npt_waiter_fn, w);
+}
+
 /* True once the waiter's call has returned, polling for up to @ns. */
 static inline bool npt_waiter_done_within(struct npt_waiter *w, int64_t ns)
 {
@@ -214,7 +229,7 @@ static inline in_port_t npt_closed_port(int type)
 static inline int npt_tcp_pair(int sv[2])
 {
 	struct sockaddr_in sin;
-	in_port_t port;
+	in_port_t port = 0;
 	int one = 1;
 	int l = npt_listener(&port);
 
@@ -242,7 +257,7 @@ fail:
 static inline int npt_udp_pair(int sv[2])
 {
 	struct sockaddr_in sin;
-	in_port_t p0, p1;
+	in_port_t p0 = 0, p1 = 0;
 
 	sv[0] = npt_bound(SOCK_DGRAM, &p0);
 	if (sv[0] < 0)
@@ -343,5 +358,86 @@ static inline ssize_t npt_delayed_join(struct npt_delayed *d)
 	pthread_join(d->th, NULL);
 	return d->result;
 }
+
+/* Raw ioctls on a poller fd: the ioctl's result, or -errno. */
+static inline int npt_ioctl(int dev, unsigned long cmd, void *arg)
+{
+	int r = ioctl(dev, cmd, arg);
+
+	return r < 0 ? -errno : r;
+}
+
+static inline int npt_raw_open(int dev, int fd, uint64_t user, uint64_t *h)
+{
+	struct npoll_open_args a = { .fd = fd, .user = user };
+	int r = npt_ioctl(dev, NPOLL_IOC_OPEN, &a);
+
+	if (r == 0)
+		*h = a.handle;
+	return r;
+}
+
+static inline int npt_raw_handle(int dev, unsigned long cmd, uint64_t h)
+{
+	struct npoll_handle_args a = { .handle = h };
+
+	return npt_ioctl(dev, cmd, &a);
+}
+
+static inline int npt_raw_wait(int dev, unsigned long cmd, uint64_t h,
+			       uint32_t mode, uint32_t flags)
+{
+	struct npoll_wait_args a = { .handle = h, .mode = mode, .flags = flags };
+
+	return npt_ioctl(dev, cmd, &a);
+}
+
+static inline int npt_raw_deadline(int dev, uint64_t h, int64_t d,
+				   uint32_t mode, uint32_t flags)
+{
+	struct npoll_deadline_args a = {
+		.handle = h, .deadline = d, .mode = mode, .flags = flags,
+	};
+
+	return npt_ioctl(dev, NPOLL_IOC_SET_DEADLINE, &a);
+}
+
+static inline long npt_raw_stat(int dev, bool waiters)
+{
+	struct npoll_stats st;
+
+	if (npt_ioctl(dev, NPOLL_IOC_STATS, &st))
+		return -1;
+	return (long)(waiters ? st.waiters : st.descs);
+}
+
+/* True once the peer @fd of a stream reads EOF, polling for a while. */
+static inline bool npt_sees_eof(int fd)
+{
+	int64_t end = npoll_test_now() + NPT_PATIENCE;
+	char c;
+	ssize_t n;
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		n = read(fd, &c, 1);
+		if (n == 0)
+			return true;
+		if (npoll_test_now() > end)
+			return false;
+		npoll_test_sleep_ns(NPT_MS);
+	}
+}
+
+/*
+ * Open a poller into @p in a test; skip the test without the device.
+ * Needs the harness header included first.
+ */
+#define NPT_OPEN_POLLER(p) do {						\
+	int __npt_r = np_poller_open(&(p));				\
+	if (__npt_r == -ENOENT)						\
+		SKIP(return, "no " NPOLL_DEV);				\
+	ASSERT_EQ(0, __npt_r);						\
+} while (0)
 
 #endif /* NPOLL_TEST_UTIL_H */
