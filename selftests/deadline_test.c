@@ -8,34 +8,7 @@
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
 
-/* A poller and an AF_UNIX stream pair, sv[0] registered as @pd. */
-FIXTURE(dl) {
-	np_poller *p;
-	np_desc *pd;
-	int sv[2];
-};
-
-FIXTURE_SETUP(dl)
-{
-	self->sv[0] = self->sv[1] = -1;
-	NPT_OPEN_POLLER(self->p);
-	ASSERT_EQ(0, npt_unix_pair(self->sv));
-	ASSERT_EQ(0, np_open(self->p, self->sv[0], 1, &self->pd));
-	/* Drop the initial write readiness: every wait below may block. */
-	ASSERT_EQ(NP_OK, np_reset(self->pd, NP_WRITE));
-}
-
-FIXTURE_TEARDOWN(dl)
-{
-	if (self->pd)
-		np_close(self->pd);
-	if (self->p)
-		np_poller_close(self->p);
-	if (self->sv[0] >= 0)
-		close(self->sv[0]);
-	if (self->sv[1] >= 0)
-		close(self->sv[1]);
-}
+NPT_UNIX_FIXTURE(dl);
 
 /* Make sv[0] readable. */
 static void poke(FIXTURE_DATA(dl) *self)

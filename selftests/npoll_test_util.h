@@ -440,4 +440,36 @@ static inline bool npt_sees_eof(int fd)
 	ASSERT_EQ(0, __npt_r);						\
 } while (0)
 
+
+/*
+ * NPT_UNIX_FIXTURE(name): a poller and an AF_UNIX stream pair, sv[0]
+ * registered as @pd with its initial write readiness dropped, so that
+ * every wait may block.
+ */
+#define NPT_UNIX_FIXTURE(name)						\
+FIXTURE(name) {								\
+	np_poller *p;							\
+	np_desc *pd;							\
+	int sv[2];							\
+};									\
+FIXTURE_SETUP(name)							\
+{									\
+	self->sv[0] = self->sv[1] = -1;					\
+	NPT_OPEN_POLLER(self->p);					\
+	ASSERT_EQ(0, npt_unix_pair(self->sv));				\
+	ASSERT_EQ(0, np_open(self->p, self->sv[0], 1, &self->pd));	\
+	ASSERT_EQ(NP_OK, np_reset(self->pd, NP_WRITE));			\
+}									\
+FIXTURE_TEARDOWN(name)							\
+{									\
+	if (self->pd)							\
+		np_close(self->pd);					\
+	if (self->p)							\
+		np_poller_close(self->p);				\
+	if (self->sv[0] >= 0)						\
+		close(self->sv[0]);					\
+	if (self->sv[1] >= 0)						\
+		close(self->sv[1]);					\
+}
+
 #endif /* NPOLL_TEST_UTIL_H */
