@@ -7,6 +7,16 @@ NPOLL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NPOLL_CACHE=${NPOLL_CACHE:-/var/cache/npoll}
 NPOLL_JOBS=${NPOLL_JOBS:-$(nproc)}
 
+# Kernel log lines that make a run fail (scripts/vm-run on the host, and
+# selftests/run-guest-tests in the guest, which gets it in its
+# environment).  Extended regular expression.
+NPOLL_SPLAT_RE='BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|kernel BUG'
+NPOLL_SPLAT_RE+='|possible circular locking|possible recursive locking|inconsistent lock state'
+NPOLL_SPLAT_RE+='|suspicious RCU usage|possible irq lock inversion|lock held when returning'
+NPOLL_SPLAT_RE+='|DEBUG_LOCKS_WARN_ON|unreferenced object|scheduling while atomic'
+NPOLL_SPLAT_RE+='|blocked for more than|rcu_sched self-detected stall|RCU stall|soft lockup'
+NPOLL_SPLAT_RE+='|ODEBUG:|list_add corruption|list_del corruption|Kernel panic'
+
 npoll_log() { printf '[npoll] %s\n' "$*" >&2; }
 npoll_die() { printf '[npoll] error: %s\n' "$*" >&2; exit 1; }
 
