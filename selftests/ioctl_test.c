@@ -278,8 +278,10 @@ TEST_F(raw, stats_and_identify_overwrite_output)
 	ASSERT_EQ(0, npt_ioctl(self->dev, NPOLL_IOC_STATS, &st));
 	EXPECT_EQ(1, st.descs);
 	EXPECT_EQ(0, st.waiters);
+	EXPECT_EQ(0, st.armed);
+	EXPECT_EQ(0, st.events);
 	EXPECT_EQ(0, st.reserved[0] | st.reserved[1] | st.reserved[2] |
-		     st.reserved[3] | st.reserved[4] | st.reserved[5]);
+		     st.reserved[3]);
 	memset(&id, 0xa5, sizeof(id));
 	ASSERT_EQ(0, npt_ioctl(self->dev, NPOLL_IOC_IDENTIFY, &id));
 	EXPECT_EQ(NPOLL_IDENTITY, id.magic);

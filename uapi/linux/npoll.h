@@ -67,7 +67,7 @@ struct npoll_handle_args {
 #define NPOLL_WAIT_CANCELED	(1U << 0)
 
 /**
- * struct npoll_wait_args - NPOLL_IOC_WAIT, NPOLL_IOC_RESET
+ * struct npoll_wait_args - NPOLL_IOC_WAIT, NPOLL_IOC_RESET, NPOLL_IOC_ARM
  * @handle:   descriptor
  * @mode:     NPOLL_MODE_READ or NPOLL_MODE_WRITE
  * @flags:    NPOLL_WAIT_CANCELED (WAIT only) or 0
@@ -102,15 +102,54 @@ struct npoll_deadline_args {
 };
 
 /**
+ * struct npoll_event - one outcome of an armed wait (NPOLL_IOC_POLL)
+ * @user:   the descriptor's cookie (npoll_open_args.user)
+ * @mode:   NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ * @result: NPOLL_OK or an NPOLL_ERR_* code
+ */
+struct npoll_event {
+	__u64 user;
+	__s32 mode;
+	__s32 result;
+};
+
+/**
+ * struct npoll_poll_args - NPOLL_IOC_POLL: harvest events of armed waits
+ * @events:     in: user address of an array of struct npoll_event
+ * @max:        in: its length, 1 to NPOLL_POLL_MAX
+ * @flags:      must be 0
+ * @timeout_ns: in: < 0 wait forever, 0 do not wait, > 0 wait at most
+ *              this many ns (CLOCK_MONOTONIC, no slack)
+ * @reserved:   must be 0
+ *
+ * The ioctl returns the number of events stored, 0 on timeout and when
+ * woken by NPOLL_IOC_BREAK.
+ */
+struct npoll_poll_args {
+	__u64 events;
+	__u32 max;
+	__u32 flags;
+	__s64 timeout_ns;
+	__u64 reserved;
+};
+
+/* Most events one NPOLL_IOC_POLL returns. */
+#define NPOLL_POLL_MAX		(1U << 20)
+
+/**
  * struct npoll_stats - NPOLL_IOC_STATS
  * @descs:    descriptors open in this poller
  * @waiters:  threads parked in waits on this poller (Go's netpollWaiters)
+ * @armed:    armed waits whose outcome is not decided yet
+ * @events:   decided outcomes not yet harvested by NPOLL_IOC_POLL
  * @reserved: zero; later fields will take their place
  */
 struct npoll_stats {
 	__u64 descs;
 	__u64 waiters;
-	__u64 reserved[6];
+	__u64 armed;
+	__u64 events;
+	__u64 reserved[4];
 };
 
 /* The value NPOLL_IOC_IDENTIFY stores: "npoll\0\0\1" (ABI version 1). */
@@ -134,5 +173,10 @@ struct npoll_identify {
 #define NPOLL_IOC_SET_DEADLINE	_IOW(NPOLL_IOC_MAGIC, 0x06, struct npoll_deadline_args)
 #define NPOLL_IOC_STATS		_IOR(NPOLL_IOC_MAGIC, 0x07, struct npoll_stats)
 #define NPOLL_IOC_IDENTIFY	_IOR(NPOLL_IOC_MAGIC, 0x08, struct npoll_identify)
+/* Arm a mode (struct npoll_wait_args, flags 0): NPOLL_OK, an error or NPOLL_PENDING. */
+#define NPOLL_IOC_ARM		_IOW(NPOLL_IOC_MAGIC, 0x09, struct npoll_wait_args)
+#define NPOLL_IOC_POLL		_IOW(NPOLL_IOC_MAGIC, 0x0a, struct npoll_poll_args)
+/* Wake a blocked NPOLL_IOC_POLL, or make the next blocking one return at once. */
+#define NPOLL_IOC_BREAK		_IO(NPOLL_IOC_MAGIC, 0x0b)
 
 #endif /* _UAPI_LINUX_NPOLL_H */

@@ -70,9 +70,51 @@ int  np_set_deadline(np_desc *pd, int64_t d, int mode);
 /* Absolute CLOCK_MONOTONIC ns: 0 none, <= now expired. */
 int  np_set_deadline_at(np_desc *pd, int64_t mono_ns, int mode);
 
+/*
+ * Scheduler mode (Go's netpoll(delay)), for coroutine and M:N runtimes
+ * that park their tasks in user space instead of parking a thread.
+ *
+ * np_arm() decides like np_wait() but never blocks.  It returns NP_OK
+ * (pending readiness consumed) or an NP_ERR_* code when the outcome is
+ * known now; otherwise it registers the mode's single waiter and
+ * returns NP_PENDING.  Exactly one event then reports the outcome:
+ * readiness (NP_OK), the mode's deadline (NP_ERR_TIMEOUT), unblock or
+ * close (NP_ERR_CLOSING).  -EBUSY: a thread waits in @mode, or the mode
+ * is armed, or its event has not been harvested yet.  -EINVAL bad mode.
+ *
+ * After np_close() returns, a later np_poll() reports no other event of
+ * that descriptor than NP_ERR_CLOSING: an outcome decided before the
+ * close but not yet harvested is delivered as NP_ERR_CLOSING.
+ */
+struct np_event {
+	uint64_t user;		/* the descriptor's cookie (np_open) */
+	int32_t mode;		/* NP_READ or NP_WRITE */
+	int32_t result;		/* NP_OK or an NP_ERR_* code */
+};
+int  np_arm(np_desc *pd, int mode);
+/*
+ * Harvest up to @max (1 .. 1048576) events of armed modes into @ev,
+ * oldest first, waiting up to @timeout_ns if none is there (< 0
+ * forever, 0 not at all; measured on CLOCK_MONOTONIC without slack).
+ * Returns the number stored; 0 on timeout or when woken by np_break().
+ * -EINTR a signal arrived (never restarted: the timeout is relative);
+ * -EFAULT @ev is not writable (no event is lost: it stays queued);
+ * -EINVAL bad @max.  Several threads may poll one poller at once.
+ */
+int  np_poll(np_poller *p, struct np_event *ev, int max, int64_t timeout_ns);
+/*
+ * Wake a thread blocked in np_poll() on @p; with none blocked, the next
+ * np_poll() that would block returns 0 at once, once.  Breaks from
+ * several threads before that poll coalesce into one.  A blocking poll
+ * that returns events also consumes a pending break.
+ */
+int  np_break(np_poller *p);
+
 struct np_stats {
 	uint64_t descs;		/* descriptors open in the poller */
 	uint64_t waiters;	/* threads parked in waits */
+	uint64_t armed;		/* armed modes whose outcome is not decided */
+	uint64_t events;	/* decided outcomes np_poll has not returned */
 };
 int  np_stats(np_poller *p, struct np_stats *st);
 /* 1 for a /dev/netpoll file descriptor, else 0. */

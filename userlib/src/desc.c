@@ -222,6 +222,23 @@ int np_wait_canceled(np_desc *pd, int mode)
 	return desc_wait(pd, mode, NPOLL_WAIT_CANCELED);
 }
 
+/*
+ * A closing descriptor gets NP_ERR_CLOSING and no event; one closed
+ * after the arm succeeded gets its NP_ERR_CLOSING event from the kernel.
+ */
+int np_arm(np_desc *pd, int mode)
+{
+	struct npoll_wait_args a;
+
+	if (!pd)
+		return -EINVAL;
+	a = (struct npoll_wait_args){
+		.handle = pd->handle,
+		.mode = (__u32)mode,
+	};
+	return desc_call(pd, NPOLL_IOC_ARM, &a, NP_ERR_CLOSING);
+}
+
 /* Deadlines of a closing descriptor are moot: a no-op returning 0. */
 static int desc_deadline(np_desc *pd, int64_t deadline, int mode,
 			 uint32_t flags)

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -135,7 +136,48 @@ int np_stats(np_poller *p, struct np_stats *st)
 		return ret;
 	st->descs = s.descs;
 	st->waiters = s.waiters;
+	st->armed = s.armed;
+	st->events = s.events;
 	return 0;
+}
+
+/* The library's event is the kernel's. */
+static_assert(sizeof(struct np_event) == sizeof(struct npoll_event),
+	      "np_event size");
+static_assert(offsetof(struct np_event, user) ==
+	      offsetof(struct npoll_event, user), "np_event.user");
+static_assert(offsetof(struct np_event, mode) ==
+	      offsetof(struct npoll_event, mode), "np_event.mode");
+static_assert(offsetof(struct np_event, result) ==
+	      offsetof(struct npoll_event, result), "np_event.result");
+
+/*
+ * The call's poller reference keeps the device fd open (and its number
+ * ours) while the thread sleeps in the kernel.
+ */
+int np_poll(np_poller *p, struct np_event *ev, int max, int64_t timeout_ns)
+{
+	struct npoll_poll_args a;
+	int ret;
+
+	if (!p || !ev || max <= 0 || (unsigned int)max > NPOLL_POLL_MAX)
+		return -EINVAL;
+	a = (struct npoll_poll_args){
+		.events = (uintptr_t)ev,
+		.max = (__u32)max,
+		.timeout_ns = timeout_ns,
+	};
+	np__poller_get(p);
+	ret = np__ioctl(p->fd, NPOLL_IOC_POLL, &a);
+	np__poller_put(p);
+	return ret;
+}
+
+int np_break(np_poller *p)
+{
+	if (!p)
+		return -EINVAL;
+	return np__ioctl(p->fd, NPOLL_IOC_BREAK, NULL);
 }
 
 int np_is_poll_descriptor(int fd)
