@@ -62,3 +62,139 @@ clean:
 	$(MAKE) -C selftests clean
 	$(MAKE) -C examples clean
 	rm -rf build
+
+# --- install and DKMS (packaging/, man/, dkms.conf) -------------------------
+#
+#   make install        npoll.ko into /lib/modules/<release>/extra (then
+#                       depmod), library, headers, libnpoll.pc and man
+#                       pages under PREFIX, the udev rule and the
+#                       modules-load.d entry
+#   make uninstall      remove what install put there
+#   make dkms-install   module sources into /usr/src/npoll-<version>, then
+#                       dkms add, build, install; udev rule, modules-load.d
+#   make dkms-uninstall dkms remove, then the sources
+#
+# install does not build the module (as the kernel's modules_install):
+# run make first.  DESTDIR stages everything under another root; depmod
+# then runs only if that root already has a modules.dep for the release.
+# KRELEASE, the release the module is for, is the UTS_RELEASE of KDIR
+# (Debian's headers report 6.1.x from `make kernelrelease`, but modules
+# live under, and vermagic names, e.g. 6.1.0-56-amd64).
+
+NPOLL_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="*\([^"]*\)"*$$/\1/p' dkms.conf)
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+MODULESLOADDIR ?= /usr/lib/modules-load.d
+DKMS_SRCDIR ?= /usr/src/npoll-$(NPOLL_VERSION)
+DKMS ?= dkms
+DKMS_FLAGS ?=
+KRELEASE ?= $(shell sed -n 's/.*UTS_RELEASE "\(.*\)".*/\1/p' \
+		$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+
+# modinfo, depmod, ldconfig and dkms live in sbin, which a user's PATH
+# may lack.
+NPOLL_SBIN := PATH="$$PATH:/usr/sbin:/sbin"
+MODULE_DIR = $(DESTDIR)/lib/modules/$(KRELEASE)
+# libnpoll.so -> libnpoll.so.1 -> libnpoll.so.1.0.0, as userlib/ built them.
+LIB_SONAME = $(shell readlink userlib/libnpoll.so)
+LIB_SOREAL = $(shell readlink userlib/$(LIB_SONAME))
+DKMS_KMOD_SRCS = kmod/Kbuild $(wildcard kmod/*.h) \
+	$(filter-out %.mod.c,$(wildcard kmod/*.c))
+# Man pages of calls documented together with another one: every name
+# in a page's NAME section but its own becomes a link to it.
+MAN3_PAGES = $(wildcard man/man3/*.3)
+man_links = for p in $(notdir $(MAN3_PAGES)); do \
+		sed -n '/^\.Sh NAME/,/^\.Sh DESC/s/^\.Nm \([A-Za-z0-9_]*\).*/\1/p' \
+			man/man3/$$p | grep -vx "$${p%.3}" | sed "s|\$$| $$p|"; \
+	done
+
+.PHONY: install install-module install-userlib install-man install-data
+.PHONY: uninstall dkms-source dkms-install dkms-uninstall
+
+install: install-module install-userlib install-man install-data
+
+install-module:
+	@test -f kmod/npoll.ko || { echo "kmod/npoll.ko is not built: run make first"; exit 1; }
+	@test -n "$(KRELEASE)" || { echo "no UTS_RELEASE in KDIR=$(KDIR): set KRELEASE"; exit 1; }
+	@vm=$$($(NPOLL_SBIN) modinfo -F vermagic kmod/npoll.ko | cut -d' ' -f1); \
+	test "$$vm" = "$(KRELEASE)" || { \
+		echo "kmod/npoll.ko is built for $$vm, not $(KRELEASE): make module KDIR=..."; exit 1; }
+	install -D -m 644 kmod/npoll.ko $(MODULE_DIR)/extra/npoll.ko
+	@if [ -e $(MODULE_DIR)/modules.dep ]; then \
+		echo "depmod -a $(if $(DESTDIR),-b $(DESTDIR) )$(KRELEASE)"; \
+		$(NPOLL_SBIN) depmod -a $(if $(DESTDIR),-b $(DESTDIR)) $(KRELEASE); \
+	else \
+		echo "depmod skipped: $(MODULE_DIR) has no modules.dep; run depmod -a $(KRELEASE) on the target"; \
+	fi
+
+install-userlib: userlib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 userlib/libnpoll.a $(DESTDIR)$(LIBDIR)/libnpoll.a
+	install -m 755 userlib/$(LIB_SOREAL) $(DESTDIR)$(LIBDIR)/$(LIB_SOREAL)
+	ln -sf $(LIB_SOREAL) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libnpoll.so
+	install -m 644 userlib/include/npoll.h $(DESTDIR)$(INCLUDEDIR)/npoll.h
+	install -m 644 uapi/linux/npoll.h $(DESTDIR)$(INCLUDEDIR)/linux/npoll.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(NPOLL_VERSION)|' \
+		packaging/libnpoll.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libnpoll.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libnpoll.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then $(NPOLL_SBIN) ldconfig; fi
+
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 $(MAN3_PAGES) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/man7/npoll.7 $(DESTDIR)$(MANDIR)/man7/npoll.7
+	@$(man_links) | while read -r name page; do \
+		ln -sf $$page $(DESTDIR)$(MANDIR)/man3/$$name.3; \
+	done
+
+install-data:
+	install -D -m 644 packaging/60-npoll.rules $(DESTDIR)$(UDEVRULESDIR)/60-npoll.rules
+	install -D -m 644 packaging/npoll.conf $(DESTDIR)$(MODULESLOADDIR)/npoll.conf
+
+uninstall:
+	rm -f $(MODULE_DIR)/extra/npoll.ko
+	@if [ -n "$(KRELEASE)" ] && [ -e $(MODULE_DIR)/modules.dep ]; then \
+		$(NPOLL_SBIN) depmod -a $(if $(DESTDIR),-b $(DESTDIR)) $(KRELEASE); fi
+	rm -f $(DESTDIR)$(LIBDIR)/libnpoll.a $(DESTDIR)$(LIBDIR)/libnpoll.so \
+		$(DESTDIR)$(LIBDIR)/libnpoll.so.*
+	rm -f $(DESTDIR)$(INCLUDEDIR)/npoll.h $(DESTDIR)$(INCLUDEDIR)/linux/npoll.h
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/libnpoll.pc
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3_PAGES))) \
+		$(DESTDIR)$(MANDIR)/man7/npoll.7
+	@$(man_links) | while read -r name page; do \
+		rm -f $(DESTDIR)$(MANDIR)/man3/$$name.3; \
+	done
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-npoll.rules $(DESTDIR)$(MODULESLOADDIR)/npoll.conf
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then $(NPOLL_SBIN) ldconfig; fi
+
+# The sources DKMS builds from: dkms.conf, kmod/ and the UAPI header.
+dkms-source:
+	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
+	install -d $(DESTDIR)$(DKMS_SRCDIR)/kmod $(DESTDIR)$(DKMS_SRCDIR)/uapi/linux
+	install -m 644 dkms.conf $(DESTDIR)$(DKMS_SRCDIR)/dkms.conf
+	install -m 644 $(DKMS_KMOD_SRCS) $(DESTDIR)$(DKMS_SRCDIR)/kmod/
+	install -m 644 uapi/linux/npoll.h $(DESTDIR)$(DKMS_SRCDIR)/uapi/linux/npoll.h
+
+# DKMS_FLAGS go to every dkms call (scripts/check-install points
+# --dkmstree, --sourcetree and --installtree at a scratch directory).
+dkms-install: install-data
+	@test -n "$(KRELEASE)" || { echo "no UTS_RELEASE in KDIR=$(KDIR): set KRELEASE"; exit 1; }
+	@if $(NPOLL_SBIN) $(DKMS) status -m npoll -v $(NPOLL_VERSION) $(DKMS_FLAGS) | grep -q '^npoll[/,]'; then \
+		set -x; $(NPOLL_SBIN) $(DKMS) remove -m npoll -v $(NPOLL_VERSION) --all $(DKMS_FLAGS); fi
+	$(MAKE) --no-print-directory dkms-source
+	$(NPOLL_SBIN) $(DKMS) add -m npoll -v $(NPOLL_VERSION) $(DKMS_FLAGS)
+	$(NPOLL_SBIN) $(DKMS) build -m npoll -v $(NPOLL_VERSION) -k $(KRELEASE) \
+		--kernelsourcedir $(KDIR) $(DKMS_FLAGS)
+	$(NPOLL_SBIN) $(DKMS) install -m npoll -v $(NPOLL_VERSION) -k $(KRELEASE) $(DKMS_FLAGS)
+
+dkms-uninstall:
+	@if $(NPOLL_SBIN) $(DKMS) status -m npoll -v $(NPOLL_VERSION) $(DKMS_FLAGS) | grep -q '^npoll[/,]'; then \
+		set -x; $(NPOLL_SBIN) $(DKMS) remove -m npoll -v $(NPOLL_VERSION) --all $(DKMS_FLAGS); fi
+	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-npoll.rules $(DESTDIR)$(MODULESLOADDIR)/npoll.conf
