@@ -5,6 +5,7 @@
 #   make            module (against KDIR), library, selftests, examples
 #   make check      install deps, build, run every test on both guests
 #   make demo       boot the distro guest and run the demo
+#   make bench      npoll-bench in one --icount guest: table, build/bench.{json,png}
 #   make debug-module   module built against the debug guest kernel
 #   make clean
 
@@ -55,6 +56,10 @@ check:
 
 demo:
 	scripts/demo
+
+.PHONY: bench
+bench:
+	scripts/bench
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(PWD) clean

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll-bench: npoll next to the kernel's other ways of waiting for a
+ * file, measured side by side in one run.
+ *
+ *   npoll-bench [--quick] [--json FILE|-] [--only SECTION[,SECTION...]]
+ *
+ * Sections: pingpong rearm lateness register scale sched.  The table
+ * goes to stdout, progress to stderr (lines starting "npoll-bench: ").
+ * --json - prints the JSON document on stdout between the lines
+ * "--- npoll-bench json begin ---" and "--- npoll-bench json end ---"
+ * (the guest of scripts/vm-run has no other way out than its console).
+ *
+ * Exit status: 0 when the run completed (targets may still fail: they
+ * are reported, not enforced), 1 on a setup error.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+
+#include "bench.h"
+
+struct bench_cfg cfg = {
+	.batches = 5,
+	.pp_unix = 2000,
+	.pp_tcp = 1000,
+	.rearm = 20000,
+	.regist = 2000,
+	.late = 200,
+	.idle = 100000,
+	.sched_conns = 1000,
+	.sched_cycles = 4,
+};
+
+int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("npoll-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("npoll-bench: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int bench_ops(op_fn fn, void *ctx, int iters, struct bstat *st)
+{
+	double per[64];
+	int b, ret, nb = cfg.batches;
+
+	if (nb > 64)
+		nb = 64;
+	ret = fn(ctx, iters / 5 + 1);
+	if (ret < 0)
+		return ret;
+	for (b = 0; b < nb; b++) {
+		int64_t t0 = now_ns();
+
+		ret = fn(ctx, iters);
+		if (ret < 0)
+			return ret;
+		per[b] = (double)(now_ns() - t0) / iters;
+	}
+	qsort(per, nb, sizeof(per[0]), cmp_double);
+	st->med = per[nb / 2];
+	st->min = per[0];
+	st->max = per[nb - 1];
+	return 0;
+}
+
+static void read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+static void describe_env(void)
+{
+	struct utsname u;
+	char cs[64];
+
+	if (uname(&u) == 0)
+		env_set("kernel", "%s", u.release);
+	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		  cs, sizeof(cs));
+	env_set("clocksource", "%s", cs[0] ? cs : "unknown");
+	env_set("cpus", "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+	env_set("batches", "%d", cfg.batches);
+	env_set("quick", "%s", cfg.quick ? "yes" : "no");
+	env_set("idle_descriptors", "%d", cfg.idle);
+}
+
+static bool want(const char *only, const char *name)
+{
+	size_t n = strlen(name);
+	const char *s = only;
+
+	if (!only)
+		return true;
+	while ((s = strstr(s, name))) {
+		if ((s == only || s[-1] == ',') && (s[n] == 0 || s[n] == ','))
+			return true;
+		s += n;
+	}
+	return false;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: npoll-bench [--quick] [--json FILE|-] "
+		"[--only pingpong,rearm,lateness,register,scale,sched]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} sections[] = {
+		{ "pingpong", sec_pingpong },
+		{ "rearm", sec_rearm },
+		{ "lateness", sec_lateness },
+		{ "register", sec_register },
+		{ "scale", sec_scale },
+		{ "sched", sec_sched },
+	};
+	const char *json = NULL, *only = NULL;
+	struct rlimit rl;
+	size_t i;
+	int a;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--quick")) {
+			cfg.quick = true;
+		} else if (!strcmp(argv[a], "--json") && a + 1 < argc) {
+			json = argv[++a];
+		} else if (!strcmp(argv[a], "--only") && a + 1 < argc) {
+			only = argv[++a];
+		} else {
+			usage();
+		}
+	}
+	if (cfg.quick) {
+		cfg.batches = 3;
+		cfg.pp_unix /= 10;
+		cfg.pp_tcp /= 10;
+		cfg.rearm /= 10;
+		cfg.regist /= 10;
+		cfg.late /= 10;
+		cfg.idle /= 10;
+		cfg.sched_cycles = 2;
+	}
+
+	/* Room for the idle set, its epoll twin and the connections. */
+	rl.rlim_cur = rl.rlim_max = (rlim_t)cfg.idle + 4 * cfg.sched_conns + 1024;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("setrlimit(RLIMIT_NOFILE, %lu): %s (run as root)",
+		    (unsigned long)rl.rlim_cur, strerror(errno));
+
+	describe_env();
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		if (!want(only, sections[i].name))
+			continue;
+		progress("[%zu/%zu] %s", i + 1,
+			 sizeof(sections) / sizeof(sections[0]),
+			 sections[i].name);
+		sections[i].fn();
+	}
+	report(json);
+	return 0;
+}

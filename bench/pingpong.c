@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll-bench: ping-pong round trips.
+ *
+ * The measured thread writes a message and waits for the echo by the
+ * variant's method; an echo thread answers with plain blocking reads and
+ * writes, identical for every variant, so the differences between rows
+ * are the cost of the measured side's way of waiting.  Each variant gets
+ * a fresh connection.  The poll-based variants follow the edge-triggered
+ * rule: read until EAGAIN, then wait.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+
+#include <liburing.h>
+
+#include "bench.h"
+
+#define SEC 1000000000LL
+#define MSG_MAX 64
+
+struct pp {
+	int cfd, sfd;		/* measured side, echo side */
+	size_t msg;
+	pthread_t echo;
+	bool echo_started;
+	int epfd, tfd;
+	bool own_ep;
+	struct io_uring ring;
+	bool ring_ok;
+	np_poller *p;
+	bool own_p;
+	np_desc *pd;
+};
+
+struct pp_variant {
+	const char *id;
+	const char *label;
+	int (*setup)(struct pp *pp);
+	int (*recv)(struct pp *pp, char *buf);	/* read pp->msg bytes */
+};
+
+/* --- setup ---------------------------------------------------------------- */
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_none(struct pp *pp)
+{
+	(void)pp;
+	return 0;
+}
+
+static int setup_rcvtimeo(struct pp *pp)
+{
+	struct timeval tv = { .tv_sec = 10 };
+
+	if (setsockopt(pp->cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_epoll(struct pp *pp)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = 0 };
+	int ret = set_nonblock(pp->cfd);
+
+	if (ret)
+		return ret;
+	if (pp->epfd < 0) {
+		pp->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (pp->epfd < 0)
+			return -errno;
+		pp->own_ep = true;
+	}
+	if (epoll_ctl(pp->epfd, EPOLL_CTL_ADD, pp->cfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_epoll_timerfd(struct pp *pp)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = 1 };
+	int ret = setup_epoll(pp);
+
+	if (ret)
+		return ret;
+	pp->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (pp->tfd < 0)
+		return -errno;
+	if (epoll_ctl(pp->epfd, EPOLL_CTL_ADD, pp->tfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_uring(struct pp *pp)
+{
+	int ret = io_uring_queue_init(8, &pp->ring, 0);
+
+	if (ret < 0)
+		return ret;
+	pp->ring_ok = true;
+	return 0;
+}
+
+static int setup_np(struct pp *pp)
+{
+	int ret;
+
+	if (!pp->p) {
+		ret = np_poller_open(&pp->p);
+		if (ret < 0)
+			return ret;
+		pp->own_p = true;
+	}
+	return np_open(pp->p, pp->cfd, 0, &pp->pd);
+}
+
+static int setup_np_dl_once(struct pp *pp)
+{
+	int ret = setup_np(pp);
+
+	if (ret < 0)
+		return ret;
+	return np_set_deadline(pp->pd, 3600 * SEC, NP_READ);
+}
+
+/* --- the measured side's wait ------------------------------------------- */
+
+static int recv_blocking(struct pp *pp, char *buf)
+{
+	size_t got = 0;
+
+	while (got < pp->msg) {
+		ssize_t n = read(pp->cfd, buf + got, pp->msg - got);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_epoll(struct pp *pp, char *buf)
+{
+	struct epoll_event ev[4];
+	size_t got = 0;
+	int i, n;
+
+	while (got < pp->msg) {
+		ssize_t r = read(pp->cfd, buf + got, pp->msg - got);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -EPIPE;
+		if (errno != EAGAIN)
+			return -errno;
+		n = epoll_wait(pp->epfd, ev, 4, -1);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < n; i++)
+			if (ev[i].data.u32 == 1)
+				return -ETIMEDOUT;	/* the timerfd fired */
+	}
+	return 0;
+}
+
+/* Go's net/http pattern: a fresh read deadline before every read. */
+static int recv_epoll_timerfd(struct pp *pp, char *buf)
+{
+	struct itimerspec it = { .it_value = { .tv_sec = 1 } };
+
+	if (timerfd_settime(pp->tfd, 0, &it, NULL) < 0)
+		return -errno;
+	return recv_epoll(pp, buf);
+}
+
+/* Reap the @n completions of one linked submission; 0 or the first error. */
+static int uring_reap(struct pp *pp, unsigned int n, int *res)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int seen = 0;
+	int ret;
+
+	while (seen < n) {
+		ret = io_uring_wait_cqe(&pp->ring, &cqe);
+		if (ret < 0)
+			return ret;
+		if (cqe->user_data == 1)
+			*res = cqe->res;
+		io_uring_cqe_seen(&pp->ring, cqe);
+		seen++;
+	}
+	return 0;
+}
+
+static int uring_link_timeout(struct pp *pp)
+{
+	static struct __kernel_timespec ts = { .tv_sec = 1 };
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&pp->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_link_timeout(sqe, &ts, 0);
+	sqe->user_data = 2;
+	return 0;
+}
+
+static int recv_uring_recv(struct pp *pp, char *buf)
+{
+	struct io_uring_sqe *sqe;
+	size_t got = 0;
+	int ret, res;
+
+	while (got < pp->msg) {
+		sqe = io_uring_get_sqe(&pp->ring);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_recv(sqe, pp->cfd, buf + got, pp->msg - got, 0);
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe->user_data = 1;
+		ret = uring_link_timeout(pp);
+		if (ret)
+			return ret;
+		ret = io_uring_submit_and_wait(&pp->ring, 2);
+		if (ret < 0)
+			return ret;
+		res = -EIO;
+		ret = uring_reap(pp, 2, &res);
+		if (ret < 0)
+			return ret;
+		if (res <= 0)
+			return res < 0 ? res : -EPIPE;
+		got += (size_t)res;
+	}
+	return 0;
+}
+
+static int recv_uring_poll(struct pp *pp, char *buf)
+{
+	struct io_uring_sqe *sqe;
+	size_t got = 0;
+	int ret, res;
+
+	while (got < pp->msg) {
+		ssize_t r = recv(pp->cfd, buf + got, pp->msg - got, MSG_DONTWAIT);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -EPIPE;
+		if (errno != EAGAIN)
+			return -errno;
+		sqe = io_uring_get_sqe(&pp->ring);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_poll_add(sqe, pp->cfd, POLLIN);
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe->user_data = 1;
+		ret = uring_link_timeout(pp);
+		if (ret)
+			return ret;
+		ret = io_uring_submit_and_wait(&pp->ring, 2);
+		if (ret < 0)
+			return ret;
+		res = -EIO;
+		ret = uring_reap(pp, 2, &res);
+		if (ret < 0)
+			return ret;
+		if (res < 0)
+			return res;
+	}
+	return 0;
+}
+
+static int recv_np_wait(struct pp *pp, char *buf)
+{
+	size_t got = 0;
+	int ret;
+
+	while (got < pp->msg) {
+		ssize_t r = read(pp->cfd, buf + got, pp->msg - got);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -EPIPE;
+		if (errno != EAGAIN)
+			return -errno;
+		ret = np_wait(pp->pd, NP_READ);
+		if (ret != NP_OK)
+			return ret < 0 ? ret : -EIO;
+	}
+	return 0;
+}
+
+static int recv_np_read(struct pp *pp, char *buf)
+{
+	size_t got = 0;
+
+	while (got < pp->msg) {
+		ssize_t r = np_read(pp->pd, buf + got, pp->msg - got);
+
+		if (r <= 0)
+			return r < 0 ? (int)r : -EPIPE;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int recv_np_read_dl(struct pp *pp, char *buf)
+{
+	size_t got = 0;
+	int ret;
+
+	while (got < pp->msg) {
+		ssize_t r;
+
+		ret = np_set_deadline(pp->pd, SEC, NP_READ);
+		if (ret < 0)
+			return ret;
+		r = np_read(pp->pd, buf + got, pp->msg - got);
+		if (r <= 0)
+			return r < 0 ? (int)r : -EPIPE;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static const struct pp_variant variants[] = {
+	{ "blocking_read", "blocking read", setup_none, recv_blocking },
+	{ "rcvtimeo", "read, SO_RCVTIMEO set", setup_rcvtimeo, recv_blocking },
+	{ "epoll_et", "epoll ET + read", setup_epoll, recv_epoll },
+	{ "epoll_et_timerfd", "epoll ET + timerfd deadline per read",
+	  setup_epoll_timerfd, recv_epoll_timerfd },
+	{ "uring_recv_lt", "io_uring recv + link timeout", setup_uring,
+	  recv_uring_recv },
+	{ "uring_poll_lt", "io_uring poll + link timeout, read",
+	  setup_uring, recv_uring_poll },
+	{ "np_wait_read", "npoll np_wait + read", setup_np, recv_np_wait },
+	{ "np_read", "npoll np_read", setup_np, recv_np_read },
+	{ "np_read_dl_once", "npoll np_read, deadline set once",
+	  setup_np_dl_once, recv_np_read },
+	{ "np_read_dl", "npoll np_read, deadline re-armed per read",
+	  setup_np, recv_np_read_dl },
+};
+
+const struct pp_variant *pp_find(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
+		if (!strcmp(variants[i].id, id))
+			return &variants[i];
+	return NULL;
+}
+
+/* --- connections and the echo thread ------------------------------------ */
+
+static int tcp_pair(int *cfd, int *sfd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int one = 1, lfd, c = -1, s = -1, ret = 0;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
+		goto err;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto err;
+	s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (s < 0)
+		goto err;
+	if (setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto err;
+	close(lfd);
+	*cfd = c;
+	*sfd = s;
+	return 0;
+err:
+	ret = -errno;
+	if (c >= 0)
+		close(c);
+	if (s >= 0)
+		close(s);
+	close(lfd);
+	return ret;
+}
+
+static void *echo_main(void *arg)
+{
+	struct pp *pp = arg;
+	char buf[MSG_MAX];
+
+	for (;;) {
+		size_t got = 0, put = 0;
+
+		while (got < pp->msg) {
+			ssize_t n = read(pp->sfd, buf + got, pp->msg - got);
+
+			if (n <= 0)
+				return NULL;
+			got += (size_t)n;
+		}
+		while (put < pp->msg) {
+			ssize_t n = write(pp->sfd, buf + put, pp->msg - put);
+
+			if (n <= 0)
+				return NULL;
+			put += (size_t)n;
+		}
+	}
+}
+
+static void pp_teardown(struct pp *pp)
+{
+	if (pp->pd)
+		np_close(pp->pd);
+	if (pp->own_p)
+		np_poller_close(pp->p);
+	if (pp->ring_ok)
+		io_uring_queue_exit(&pp->ring);
+	if (pp->tfd >= 0)
+		close(pp->tfd);
+	if (pp->own_ep)
+		close(pp->epfd);
+	/* The echo thread sees EOF and leaves. */
+	shutdown(pp->cfd, SHUT_RDWR);
+	close(pp->cfd);
+	if (pp->echo_started)
+		pthread_join(pp->echo, NULL);
+	close(pp->sfd);
+}
+
+struct pp_run {
+	struct pp *pp;
+	const struct pp_variant *v;
+};
+
+static int pp_batch(void *ctx, int iters)
+{
+	struct pp_run *run = ctx;
+	struct pp *pp = run->pp;
+	char buf[MSG_MAX];
+	int i, ret;
+
+	memset(buf, 'x', sizeof(buf));
+	for (i = 0; i < iters; i++) {
+		if (write(pp->cfd, buf, pp->msg) != (ssize_t)pp->msg)
+			return -EIO;
+		ret = run->v->recv(pp, buf);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
+		int ext_ep, const char *section, const char *key,
+		const char *label, const char *base)
+{
+	const struct pp_variant *v = pp_find(id);
+	struct pp pp = { .epfd = ext_ep, .tfd = -1, .p = ext_p };
+	struct pp_run run = { .pp = &pp, .v = v };
+	const char *unit = "ns";
+	struct rusage r0, r1;
+	struct bstat st;
+	int sv[2], ret, iters;
+
+	if (!v)
+		die("no ping-pong variant %s", id);
+	if (t == PP_UNIX) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			die("socketpair: %s", strerror(errno));
+		pp.cfd = sv[0];
+		pp.sfd = sv[1];
+		pp.msg = 1;
+	} else {
+		ret = tcp_pair(&pp.cfd, &pp.sfd);
+		if (ret < 0)
+			die("TCP loopback connection: %s", strerror(-ret));
+		pp.msg = 64;
+	}
+	ret = v->setup(&pp);
+	if (ret < 0) {
+		rec_na(section, key, label, unit, "setup: %s", strerror(-ret));
+		pp_teardown(&pp);
+		return;
+	}
+	ret = pthread_create(&pp.echo, NULL, echo_main, &pp);
+	if (ret)
+		die("pthread_create: %s", strerror(ret));
+	pp.echo_started = true;
+	iters = t == PP_UNIX ? cfg.pp_unix : cfg.pp_tcp;
+	getrusage(RUSAGE_THREAD, &r0);
+	ret = bench_ops(pp_batch, &run, iters, &st);
+	getrusage(RUSAGE_THREAD, &r1);
+	if (ret < 0) {
+		rec_na(section, key, label, unit, "%s", strerror(-ret));
+	} else {
+		/* Context switches of the measured thread per round trip. */
+		double n = (double)iters * cfg.batches + iters / 5 + 1;
+		double vol = (r1.ru_nvcsw - r0.ru_nvcsw) / n;
+		double inv = (r1.ru_nivcsw - r0.ru_nivcsw) / n;
+
+		rec_add(section, key, label, unit, &st, base);
+		rec_cols("min %.0f max %.0f, switches/rt %.2f+%.2f",
+			 st.min, st.max, vol, inv);
+		rec_extra(", \"voluntary_switches\": %.3f, \"involuntary_switches\": %.3f",
+			  vol, inv);
+	}
+	pp_teardown(&pp);
+}
+
+void sec_pingpong(void)
+{
+	static const struct {
+		enum pp_transport t;
+		const char *name;
+	} tr[] = { { PP_UNIX, "unix" }, { PP_TCP, "tcp" } };
+	char section[32], key[64], base[64];
+	size_t i, j;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(section, sizeof(section), "pingpong.%s", tr[i].name);
+		snprintf(base, sizeof(base), "%s.blocking_read", section);
+		for (j = 0; j < sizeof(variants) / sizeof(variants[0]); j++) {
+			snprintf(key, sizeof(key), "%s.%s", section,
+				 variants[j].id);
+			progress("  %s", key);
+			pp_measure(tr[i].t, variants[j].id, NULL, -1, section,
+				   key, variants[j].label, base);
+		}
+	}
+}

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll-bench: the results table, the SPEC section 7 targets computed
+ * from it, and the JSON document.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+struct rec {
+	char section[24];
+	char key[64];
+	char label[80];
+	char unit[16];
+	char base[64];		/* key of the row this one is compared with */
+	double value;		/* NAN: not available */
+	double min, max;	/* over the batches; NAN when not batched */
+	char cols[96];		/* more table columns */
+	char extra[320];	/* more JSON members, each starting with ',' */
+	char note[128];		/* why not available */
+	bool hidden;		/* a number for the targets only */
+};
+
+#define MAX_RECS 256
+static struct rec recs[MAX_RECS];
+static int nrecs;
+
+#define MAX_ENV 16
+static char env_name[MAX_ENV][32], env_val[MAX_ENV][96];
+static int nenv;
+
+static const struct {
+	const char *section;
+	const char *title;
+} titles[] = {
+	{ "pingpong.unix", "Ping-pong round trip, AF_UNIX stream, 1 byte (ns per round trip)" },
+	{ "pingpong.tcp", "Ping-pong round trip, TCP loopback, 64 bytes, TCP_NODELAY (ns per round trip)" },
+	{ "rearm", "Re-arming a read deadline that never fires (ns per call)" },
+	{ "lateness.100us", "Deadline lateness = wake time - deadline, deadline 100 us (ns)" },
+	{ "lateness.1ms", "Deadline lateness = wake time - deadline, deadline 1 ms (ns)" },
+	{ "register", "Register + deregister one descriptor (ns per pair)" },
+	{ "memory", "Kernel memory per registered descriptor (bytes)" },
+	{ "scale", "Wake-up cost with idle descriptors registered (AF_UNIX ping-pong, ns per round trip)" },
+	{ "sched", "Scheduler mode: every one of the connections readable once per cycle (ns per event)" },
+};
+
+static struct rec *rec_new(const char *section, const char *key,
+			   const char *label, const char *unit,
+			   const char *base)
+{
+	struct rec *r;
+
+	if (nrecs == MAX_RECS)
+		die("too many results");
+	r = &recs[nrecs++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->section, sizeof(r->section), "%s", section);
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	snprintf(r->label, sizeof(r->label), "%s", label);
+	snprintf(r->unit, sizeof(r->unit), "%s", unit);
+	snprintf(r->base, sizeof(r->base), "%s", base ? base : "");
+	r->value = r->min = r->max = NAN;
+	return r;
+}
+
+void rec_add(const char *section, const char *key, const char *label,
+	     const char *unit, const struct bstat *st, const char *base)
+{
+	struct rec *r = rec_new(section, key, label, unit, base);
+
+	r->value = st->med;
+	r->min = st->min;
+	r->max = st->max;
+}
+
+void rec_value(const char *section, const char *key, const char *label,
+	       const char *unit, double v, const char *base)
+{
+	rec_new(section, key, label, unit, base)->value = v;
+}
+
+void rec_hidden(const char *key, double v)
+{
+	struct rec *r = rec_new("", key, "", "", NULL);
+
+	r->value = v;
+	r->hidden = true;
+}
+
+void rec_na(const char *section, const char *key, const char *label,
+	    const char *unit, const char *why, ...)
+{
+	struct rec *r = rec_new(section, key, label, unit, NULL);
+	va_list ap;
+
+	va_start(ap, why);
+	vsnprintf(r->note, sizeof(r->note), why, ap);
+	va_end(ap);
+	progress("  %s: not available: %s", key, r->note);
+}
+
+void rec_extra(const char *fmt, ...)
+{
+	struct rec *r = &recs[nrecs - 1];
+	size_t n = strlen(r->extra);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->extra + n, sizeof(r->extra) - n, fmt, ap);
+	va_end(ap);
+}
+
+void rec_cols(const char *fmt, ...)
+{
+	struct rec *r = &recs[nrecs - 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->cols, sizeof(r->cols), fmt, ap);
+	va_end(ap);
+}
+
+static const struct rec *rec_find(const char *key)
+{
+	int i;
+
+	for (i = 0; i < nrecs; i++)
+		if (!strcmp(recs[i].key, key))
+			return &recs[i];
+	return NULL;
+}
+
+double rec_get(const char *key)
+{
+	const struct rec *r = rec_find(key);
+
+	return r ? r->value : NAN;
+}
+
+void env_set(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (nenv == MAX_ENV)
+		return;
+	snprintf(env_name[nenv], sizeof(env_name[0]), "%s", name);
+	va_start(ap, fmt);
+	vsnprintf(env_val[nenv], sizeof(env_val[0]), fmt, ap);
+	va_end(ap);
+	nenv++;
+}
+
+/* --- targets ---------------------------------------------------------- */
+
+enum op { LE, LT, EQ };
+enum verdict { PASS, FAIL, NA };
+
+struct target {
+	char name[96];
+	char spec[96];		/* the SPEC 7 row it checks */
+	double value, limit;
+	enum op op;
+	enum verdict verdict;
+};
+
+#define MAX_TARGETS 32
+static struct target targets[MAX_TARGETS];
+static int ntargets;
+
+static const char *const op_str[] = { "<=", "<", "==" };
+static const char *const verdict_str[] = { "PASS", "FAIL", "N/A" };
+
+static void target(const char *spec, const char *name, double value,
+		   enum op op, double limit)
+{
+	struct target *t;
+
+	if (ntargets == MAX_TARGETS)
+		die("too many targets");
+	t = &targets[ntargets++];
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->spec, sizeof(t->spec), "%s", spec);
+	t->value = value;
+	t->limit = limit;
+	t->op = op;
+	if (isnan(value))
+		t->verdict = NA;
+	else if (op == LE)
+		t->verdict = value <= limit ? PASS : FAIL;
+	else if (op == LT)
+		t->verdict = value < limit ? PASS : FAIL;
+	else
+		t->verdict = value == limit ? PASS : FAIL;
+}
+
+static double ratio(const char *num, const char *den)
+{
+	return rec_get(num) / rec_get(den);
+}
+
+static void compute_targets(void)
+{
+	static const struct {
+		const char *t, *name;
+	} tr[] = { { "unix", "AF_UNIX" }, { "tcp", "TCP" } };
+	static const struct {
+		const char *d, *name;
+	} dl[] = { { "100us", "100 us" }, { "1ms", "1 ms" } };
+	const char *s;
+	char n[96], a[64], b[64];
+	size_t i;
+
+	s = "ping-pong with a deadline armed, np_read";
+	for (i = 0; i < 2; i++) {
+		snprintf(a, sizeof(a), "pingpong.%s.np_read_dl", tr[i].t);
+		snprintf(b, sizeof(b), "pingpong.%s.blocking_read", tr[i].t);
+		snprintf(n, sizeof(n), "np_read+deadline / blocking read (%s)", tr[i].name);
+		target(s, n, ratio(a, b), LE, 1.05);
+		snprintf(b, sizeof(b), "pingpong.%s.epoll_et_timerfd", tr[i].t);
+		snprintf(n, sizeof(n), "np_read+deadline / epoll ET+timerfd (%s)", tr[i].name);
+		target(s, n, ratio(a, b), LT, 1.0);
+		snprintf(b, sizeof(b), "pingpong.%s.uring_recv_lt", tr[i].t);
+		snprintf(n, sizeof(n), "np_read+deadline / io_uring recv+link timeout (%s)", tr[i].name);
+		target(s, n, ratio(a, b), LT, 1.0);
+	}
+
+	s = "re-arming a read deadline that never fires";
+	target(s, "np_set_deadline / timerfd_settime",
+	       ratio("rearm.np_set_deadline", "rearm.timerfd_settime"), LE, 0.5);
+	target(s, "np_set_deadline_at / timerfd_settime ABSTIME",
+	       ratio("rearm.np_set_deadline_at", "rearm.timerfd_settime_abs"), LE, 0.5);
+
+	s = "deadline lateness";
+	for (i = 0; i < 2; i++) {
+		snprintf(a, sizeof(a), "lateness.%s.npoll.early", dl[i].d);
+		snprintf(n, sizeof(n), "npoll deadline wake-ups before the deadline (%s)", dl[i].name);
+		target(s, n, rec_get(a), EQ, 0);
+		snprintf(a, sizeof(a), "lateness.%s.npoll", dl[i].d);
+		snprintf(b, sizeof(b), "lateness.%s.epoll_pwait2", dl[i].d);
+		snprintf(n, sizeof(n), "npoll lateness median / epoll_pwait2 (%s)", dl[i].name);
+		target(s, n, ratio(a, b), LE, 0.1);
+	}
+
+	s = "kernel memory per descriptor";
+	target(s, "kernel bytes per npoll descriptor", rec_get("memory.npoll.total"),
+	       LE, 256);
+
+	s = "cost of a wake with 100 000 idle descriptors";
+	snprintf(n, sizeof(n), "wake with %d idle / with 1 (npoll)", cfg.idle);
+	target(s, n, ratio("scale.npoll.idle", "scale.npoll.1"), LE, 1.05);
+
+	s = "open + close of a descriptor";
+	target(s, "np_open+np_close / epoll_ctl ADD+DEL",
+	       ratio("register.npoll", "register.epoll"), LE, 1.0);
+}
+
+/* --- output ------------------------------------------------------------ */
+
+static void fmt_num(char *buf, size_t len, double v)
+{
+	if (isnan(v))
+		snprintf(buf, len, "n/a");
+	else if (v != 0 && fabs(v) < 10)
+		snprintf(buf, len, "%.2f", v);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+static void print_row(const struct rec *r)
+{
+	char v[32], rb[32] = "";
+	double base = r->base[0] ? rec_get(r->base) : NAN;
+
+	if (isnan(r->value)) {
+		printf("  %-48s %10s  %s\n", r->label, "n/a", r->note);
+		return;
+	}
+	fmt_num(v, sizeof(v), r->value);
+	if (!isnan(base) && base != 0)
+		snprintf(rb, sizeof(rb), "x%.2f", r->value / base);
+	printf("  %-48s %10s %-5s %6s  %s\n", r->label, v, r->unit, rb,
+	       r->cols);
+}
+
+/* Sections in the order of titles[], rows in the order measured. */
+static void print_table(void)
+{
+	size_t t;
+	int i;
+
+	for (t = 0; t < sizeof(titles) / sizeof(titles[0]); t++) {
+		bool head = false;
+
+		for (i = 0; i < nrecs; i++) {
+			if (recs[i].hidden ||
+			    strcmp(recs[i].section, titles[t].section))
+				continue;
+			if (!head)
+				printf("\n%s\n", titles[t].title);
+			head = true;
+			print_row(&recs[i]);
+		}
+	}
+}
+
+static void print_targets(void)
+{
+	int i, n[3] = { 0 };
+	char v[32];
+
+	printf("\nSPEC section 7 performance targets\n");
+	for (i = 0; i < ntargets; i++) {
+		const struct target *t = &targets[i];
+
+		if (isnan(t->value))
+			snprintf(v, sizeof(v), "n/a");
+		else if (t->op == EQ || t->value >= 100)
+			snprintf(v, sizeof(v), "%.0f", t->value);
+		else
+			snprintf(v, sizeof(v), "%.3f", t->value);
+		printf("target %s = %s (%s %g) %s\n", t->name, v, op_str[t->op],
+		       t->limit, verdict_str[t->verdict]);
+		n[t->verdict]++;
+	}
+	printf("targets: %d passed, %d failed, %d not available\n",
+	       n[PASS], n[FAIL], n[NA]);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+	if (isnan(v) || isinf(v))
+		fputs("null", f);
+	else
+		fprintf(f, "%.10g", v);
+}
+
+static void write_json(FILE *f)
+{
+	int i, n[3] = { 0 };
+
+	fprintf(f, "{\n  \"tool\": \"npoll-bench\",\n  \"format\": 1,\n  \"env\": {");
+	for (i = 0; i < nenv; i++) {
+		fprintf(f, "%s\n    ", i ? "," : "");
+		json_str(f, env_name[i]);
+		fputs(": ", f);
+		json_str(f, env_val[i]);
+	}
+	fprintf(f, "\n  },\n  \"results\": [");
+	for (i = 0; i < nrecs; i++) {
+		const struct rec *r = &recs[i];
+		double base = r->base[0] ? rec_get(r->base) : NAN;
+
+		fprintf(f, "%s\n    {\"key\": ", i ? "," : "");
+		json_str(f, r->key);
+		if (!r->hidden) {
+			fputs(", \"section\": ", f);
+			json_str(f, r->section);
+			fputs(", \"label\": ", f);
+			json_str(f, r->label);
+			fputs(", \"unit\": ", f);
+			json_str(f, r->unit);
+		}
+		fputs(", \"value\": ", f);
+		json_num(f, r->value);
+		if (!isnan(r->min)) {
+			fputs(", \"min\": ", f);
+			json_num(f, r->min);
+			fputs(", \"max\": ", f);
+			json_num(f, r->max);
+		}
+		if (r->base[0]) {
+			fputs(", \"baseline\": ", f);
+			json_str(f, r->base);
+			fputs(", \"ratio\": ", f);
+			json_num(f, r->value / base);
+		}
+		if (r->note[0]) {
+			fputs(", \"available\": false, \"note\": ", f);
+			json_str(f, r->note);
+		}
+		fprintf(f, "%s}", r->extra);
+	}
+	fprintf(f, "\n  ],\n  \"targets\": [");
+	for (i = 0; i < ntargets; i++) {
+		const struct target *t = &targets[i];
+
+		fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
+		json_str(f, t->name);
+		fputs(", \"spec\": ", f);
+		json_str(f, t->spec);
+		fputs(", \"value\": ", f);
+		json_num(f, t->value);
+		fprintf(f, ", \"op\": \"%s\", \"limit\": ", op_str[t->op]);
+		json_num(f, t->limit);
+		fprintf(f, ", \"result\": \"%s\"}", verdict_str[t->verdict]);
+		n[t->verdict]++;
+	}
+	fprintf(f, "\n  ],\n  \"summary\": {\"pass\": %d, \"fail\": %d, \"na\": %d}\n}\n",
+		n[PASS], n[FAIL], n[NA]);
+}
+
+void report(const char *json_path)
+{
+	FILE *f;
+
+	compute_targets();
+	print_table();
+	print_targets();
+	if (!json_path)
+		return;
+	if (!strcmp(json_path, "-")) {
+		printf("--- npoll-bench json begin ---\n");
+		write_json(stdout);
+		printf("--- npoll-bench json end ---\n");
+		fflush(stdout);
+		return;
+	}
+	f = fopen(json_path, "w");
+	if (!f)
+		die("cannot write %s", json_path);
+	write_json(f);
+	if (fclose(f))
+		die("cannot write %s", json_path);
+}

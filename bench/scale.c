@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll-bench: registration, memory, many descriptors, scheduler mode.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include "bench.h"
+
+#define SEC 1000000000LL
+
+/* --- register + deregister ----------------------------------------------- */
+
+struct reg_ctx {
+	np_poller *p;
+	int ep, fd;
+};
+
+static int op_np_reg(void *ctx, int iters)
+{
+	struct reg_ctx *c = ctx;
+	np_desc *pd;
+	int i, ret;
+
+	for (i = 0; i < iters; i++) {
+		ret = np_open(c->p, c->fd, 0, &pd);
+		if (ret < 0)
+			return ret;
+		ret = np_close(pd);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int op_ep_reg(void *ctx, int iters)
+{
+	struct reg_ctx *c = ctx;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	int i;
+
+	for (i = 0; i < iters; i++) {
+		if (epoll_ctl(c->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0 ||
+		    epoll_ctl(c->ep, EPOLL_CTL_DEL, c->fd, NULL) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+void sec_register(void)
+{
+	struct reg_ctx c = { 0 };
+	struct bstat st;
+	int ret;
+
+	c.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (c.fd < 0 || c.ep < 0)
+		die("eventfd/epoll: %s", strerror(errno));
+
+	progress("  register.npoll");
+	ret = np_poller_open(&c.p);
+	if (ret == 0)
+		ret = bench_ops(op_np_reg, &c, cfg.regist, &st);
+	if (ret < 0)
+		rec_na("register", "register.npoll", "np_open + np_close", "ns",
+		       "%s", strerror(-ret));
+	else
+		rec_add("register", "register.npoll", "np_open + np_close", "ns",
+			&st, "register.epoll");
+	if (c.p)
+		np_poller_close(c.p);
+
+	progress("  register.epoll");
+	ret = bench_ops(op_ep_reg, &c, cfg.regist, &st);
+	if (ret < 0)
+		rec_na("register", "register.epoll", "epoll_ctl ADD + DEL", "ns",
+		       "%s", strerror(-ret));
+	else
+		rec_add("register", "register.epoll", "epoll_ctl ADD + DEL", "ns",
+			&st, "register.epoll");
+	close(c.ep);
+	close(c.fd);
+}
+
+/* --- kernel memory --------------------------------------------------------- */
+
+/* Slab plus vmalloc of the whole kernel, in bytes (/proc/meminfo). */
+static int64_t kmem_bytes(int64_t *slab, int64_t *vmalloc)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long long v;
+
+	*slab = *vmalloc = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Slab: %lld kB", &v) == 1)
+			*slab = v * 1024;
+		else if (sscanf(line, "VmallocUsed: %lld kB", &v) == 1)
+			*vmalloc = v * 1024;
+	}
+	fclose(f);
+	return *slab + *vmalloc;
+}
+
+/*
+ * Deferred work (rhashtable resizing, RCU frees of replaced tables)
+ * finishes while this thread sleeps; under --icount sleeping is free.
+ */
+static void settle(void)
+{
+	usleep(300000);
+}
+
+struct slab_info {
+	long object_size, slab_size, objs_per_slab, order;
+	double footprint;	/* slab pages / objects per slab */
+};
+
+static long sys_long(const char *cache, const char *attr)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/%s", cache, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static bool slab_info(const char *cache, struct slab_info *si)
+{
+	si->object_size = sys_long(cache, "object_size");
+	si->slab_size = sys_long(cache, "slab_size");
+	si->objs_per_slab = sys_long(cache, "objs_per_slab");
+	si->order = sys_long(cache, "order");
+	if (si->object_size < 0 || si->objs_per_slab <= 0 || si->order < 0)
+		return false;
+	si->footprint = (double)(sysconf(_SC_PAGESIZE) << si->order) /
+			si->objs_per_slab;
+	return true;
+}
+
+static void rec_mem(const char *key, const char *label, int64_t before,
+		    int64_t sb, int64_t vb, int n, const char *base)
+{
+	int64_t sa, va, after;
+
+	settle();
+	after = kmem_bytes(&sa, &va);
+	rec_value("memory", key, label, "B", (double)(after - before) / n, base);
+	rec_cols("slab %+.0f  vmalloc %+.0f per descriptor, %d descriptors",
+		 (double)(sa - sb) / n, (double)(va - vb) / n, n);
+	rec_extra(", \"slab_per_desc\": %.1f, \"vmalloc_per_desc\": %.1f, \"descriptors\": %d",
+		  (double)(sa - sb) / n, (double)(va - vb) / n, n);
+}
+
+static void rec_slabs(void)
+{
+	static const char *const ep[] = { "eventpoll_epi", "eventpoll_pwq", "ep_head" };
+	struct slab_info si;
+	char cols[96] = "";
+	double sum = 0;
+	size_t i;
+
+	if (slab_info("npoll_desc", &si)) {
+		rec_value("memory", "memory.npoll.slab",
+			  "npoll_desc slab footprint", "B", si.footprint,
+			  "memory.epoll.slab");
+		rec_cols("object_size %ld, slab_size %ld, %ld per %ld KiB slab",
+			 si.object_size, si.slab_size, si.objs_per_slab,
+			 (sysconf(_SC_PAGESIZE) << si.order) / 1024);
+		rec_extra(", \"object_size\": %ld, \"slab_size\": %ld",
+			  si.object_size, si.slab_size);
+	} else {
+		rec_na("memory", "memory.npoll.slab", "npoll_desc slab footprint",
+		       "B", "no /sys/kernel/slab/npoll_desc");
+	}
+	for (i = 0; i < 3; i++) {
+		if (!slab_info(ep[i], &si)) {
+			rec_na("memory", "memory.epoll.slab",
+			       "epoll slab footprint (epi+pwq+ep_head)", "B",
+			       "no /sys/kernel/slab/%s", ep[i]);
+			return;
+		}
+		sum += si.footprint;
+		snprintf(cols + strlen(cols), sizeof(cols) - strlen(cols),
+			 "%s%s %ld", i ? ", " : "", ep[i], si.object_size);
+	}
+	rec_value("memory", "memory.epoll.slab",
+		  "epoll slab footprint (epi+pwq+ep_head)", "B", sum,
+		  "memory.epoll.slab");
+	rec_cols("object sizes: %s", cols);
+}
+
+/* --- wake-ups with many idle descriptors --------------------------------- */
+
+void sec_scale(void)
+{
+	int n = cfg.idle, i, ret, ep;
+	int64_t before, sb, vb;
+	char label[80];
+	np_poller *p;
+	np_desc **pds;
+	int *efd;
+
+	progress("  creating %d eventfds", n);
+	efd = calloc((size_t)n, sizeof(*efd));
+	pds = calloc((size_t)n, sizeof(*pds));
+	if (!efd || !pds)
+		die("out of memory");
+	for (i = 0; i < n; i++) {
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (efd[i] < 0)
+			die("eventfd #%d: %s", i, strerror(errno));
+	}
+
+	/* npoll: 1, then n idle, then n idle with deadlines armed. */
+	progress("  scale.npoll.1");
+	pp_measure(PP_UNIX, "np_read_dl", NULL, -1, "scale", "scale.npoll.1",
+		   "npoll np_read+deadline, 1 descriptor", NULL);
+	progress("  registering %d idle descriptors", n);
+	ret = np_poller_open(&p);
+	if (ret < 0) {
+		rec_na("scale", "scale.npoll.idle", "npoll, idle descriptors", "ns",
+		       "%s", strerror(-ret));
+		rec_na("memory", "memory.npoll.total", "npoll, kernel slab+vmalloc",
+		       "B", "%s", strerror(-ret));
+	} else {
+		settle();
+		before = kmem_bytes(&sb, &vb);
+		for (i = 0; i < n; i++) {
+			ret = np_open(p, efd[i], (uint64_t)i, &pds[i]);
+			if (ret < 0)
+				die("np_open #%d: %s", i, strerror(-ret));
+		}
+		rec_mem("memory.npoll.total", "npoll descriptor, kernel slab+vmalloc",
+			before, sb, vb, n, "memory.epoll.total");
+		progress("  scale.npoll.idle");
+		snprintf(label, sizeof(label), "npoll np_read+deadline, +%d idle", n);
+		pp_measure(PP_UNIX, "np_read_dl", p, -1, "scale",
+			   "scale.npoll.idle", label, "scale.npoll.1");
+		progress("  arming %d idle deadlines", n);
+		for (i = 0; i < n; i++) {
+			ret = np_set_deadline(pds[i], 3600 * SEC + i * 1000LL,
+					      NP_READ);
+			if (ret < 0)
+				die("np_set_deadline #%d: %s", i, strerror(-ret));
+		}
+		progress("  scale.npoll.idle_dl");
+		snprintf(label, sizeof(label),
+			 "npoll np_read+deadline, +%d idle with deadlines", n);
+		pp_measure(PP_UNIX, "np_read_dl", p, -1, "scale",
+			   "scale.npoll.idle_dl", label, "scale.npoll.1");
+		progress("  closing %d descriptors", n);
+		np_poller_close(p);
+	}
+
+	/* epoll: the same with edge-triggered epoll. */
+	progress("  scale.epoll.1");
+	pp_measure(PP_UNIX, "epoll_et", NULL, -1, "scale", "scale.epoll.1",
+		   "epoll ET, 1 descriptor", NULL);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		die("epoll_create1: %s", strerror(errno));
+	progress("  adding %d idle descriptors to epoll", n);
+	settle();
+	before = kmem_bytes(&sb, &vb);
+	for (i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
+					  .data.u64 = (uint64_t)i + 16 };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, efd[i], &ev) < 0)
+			die("epoll_ctl #%d: %s", i, strerror(errno));
+	}
+	rec_mem("memory.epoll.total", "epoll_ctl ADD, kernel slab+vmalloc",
+		before, sb, vb, n, "memory.epoll.total");
+	rec_slabs();
+	progress("  scale.epoll.idle");
+	snprintf(label, sizeof(label), "epoll ET, +%d idle", n);
+	pp_measure(PP_UNIX, "epoll_et", NULL, ep, "scale", "scale.epoll.idle",
+		   label, "scale.epoll.1");
+	close(ep);
+
+	progress("  closing %d eventfds", n);
+	for (i = 0; i < n; i++)
+		close(efd[i]);
+	free(efd);
+	free(pds);
+}
+
+/* --- scheduler mode -------------------------------------------------------- */
+
+#define SCHED_BATCH 128
+
+struct sched_ctx {
+	int n;
+	int (*sv)[2];		/* [0] harvested side, [1] driver side */
+	np_poller *p;
+	np_desc **pd;
+	int ep;
+};
+
+/* Read @fd until EAGAIN, as an edge-triggered consumer must. */
+static int drain(int fd)
+{
+	char buf[64];
+
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r > 0)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return 0;
+		return r < 0 ? -errno : -EPIPE;
+	}
+}
+
+static int drive(struct sched_ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		if (write(c->sv[i][1], "x", 1) != 1)
+			return -EIO;
+	return 0;
+}
+
+static int op_np_cycle(void *ctx, int iters)
+{
+	struct sched_ctx *c = ctx;
+	struct np_event ev[SCHED_BATCH];
+	int it, got, k, n, ret;
+
+	for (it = 0; it < iters; it++) {
+		ret = drive(c);
+		if (ret)
+			return ret;
+		for (got = 0; got < c->n; got += n) {
+			n = np_poll(c->p, ev, SCHED_BATCH, SEC);
+			if (n <= 0)
+				return n < 0 ? n : -ETIMEDOUT;
+			for (k = 0; k < n; k++) {
+				np_desc *pd = c->pd[ev[k].user];
+
+				if (ev[k].result != NP_OK)
+					return -EIO;
+				do {
+					ret = drain(np_desc_fd(pd));
+					if (ret)
+						return ret;
+					ret = np_arm(pd, NP_READ);
+				} while (ret == NP_OK);
+				if (ret != NP_PENDING)
+					return ret < 0 ? ret : -EIO;
+			}
+		}
+	}
+	return 0;
+}
+
+static int op_ep_cycle(void *ctx, int iters)
+{
+	struct sched_ctx *c = ctx;
+	struct epoll_event ev[SCHED_BATCH];
+	int it, got, k, n, ret;
+
+	for (it = 0; it < iters; it++) {
+		ret = drive(c);
+		if (ret)
+			return ret;
+		for (got = 0; got < c->n; got += n) {
+			n = epoll_wait(c->ep, ev, SCHED_BATCH, 1000);
+			if (n <= 0)
+				return n < 0 ? -errno : -ETIMEDOUT;
+			for (k = 0; k < n; k++) {
+				ret = drain(c->sv[ev[k].data.u32][0]);
+				if (ret)
+					return ret;
+			}
+		}
+	}
+	return 0;
+}
+
+static int sched_pairs(struct sched_ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->sv[i]) < 0)
+			return -errno;
+	return 0;
+}
+
+static void sched_close(struct sched_ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++) {
+		close(c->sv[i][0]);
+		close(c->sv[i][1]);
+	}
+}
+
+static void rec_sched(const char *key, const char *label, int ret,
+		      struct bstat *st, int n)
+{
+	if (ret < 0) {
+		rec_na("sched", key, label, "ns/ev", "%s", strerror(-ret));
+		return;
+	}
+	st->med /= n;
+	st->min /= n;
+	st->max /= n;
+	rec_add("sched", key, label, "ns/ev", st, "sched.epoll");
+	rec_cols("%.0f events/s", 1e9 / st->med);
+	rec_extra(", \"events_per_s\": %.0f", 1e9 / st->med);
+}
+
+void sec_sched(void)
+{
+	struct sched_ctx c = { .n = cfg.sched_conns, .ep = -1 };
+	char label[96];
+	struct bstat st;
+	int i, ret;
+
+	c.sv = calloc((size_t)c.n, sizeof(*c.sv));
+	c.pd = calloc((size_t)c.n, sizeof(*c.pd));
+	if (!c.sv || !c.pd)
+		die("out of memory");
+
+	progress("  sched.npoll");
+	snprintf(label, sizeof(label), "npoll np_poll(%d) + np_arm, %d conns",
+		 SCHED_BATCH, c.n);
+	ret = sched_pairs(&c);
+	if (ret < 0)
+		die("socketpair: %s", strerror(-ret));
+	ret = np_poller_open(&c.p);
+	for (i = 0; i < c.n && ret >= 0; i++) {
+		ret = np_open(c.p, c.sv[i][0], (uint64_t)i, &c.pd[i]);
+		if (ret >= 0)
+			ret = np_arm(c.pd[i], NP_READ);
+		if (ret >= 0 && ret != NP_PENDING)
+			ret = -EPROTO;
+	}
+	if (ret == -ENOTTY)
+		rec_na("sched", "sched.npoll", label, "ns/ev",
+		       "the module has no scheduler mode (np_arm: -ENOTTY)");
+	else if (ret < 0)
+		rec_na("sched", "sched.npoll", label, "ns/ev", "setup: %s",
+		       strerror(-ret));
+	else
+		rec_sched("sched.npoll", label,
+			  bench_ops(op_np_cycle, &c, cfg.sched_cycles, &st),
+			  &st, c.n);
+	if (c.p)
+		np_poller_close(c.p);
+	sched_close(&c);
+
+	progress("  sched.epoll");
+	snprintf(label, sizeof(label), "epoll_wait(%d), ET, %d conns",
+		 SCHED_BATCH, c.n);
+	ret = sched_pairs(&c);
+	if (ret < 0)
+		die("socketpair: %s", strerror(-ret));
+	c.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (c.ep < 0)
+		die("epoll_create1: %s", strerror(errno));
+	for (i = 0; i < c.n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
+					  .data.u32 = (uint32_t)i };
+
+		if (fcntl(c.sv[i][0], F_SETFL, O_NONBLOCK) < 0 ||
+		    epoll_ctl(c.ep, EPOLL_CTL_ADD, c.sv[i][0], &ev) < 0)
+			die("epoll setup: %s", strerror(errno));
+	}
+	rec_sched("sched.epoll", label,
+		  bench_ops(op_ep_cycle, &c, cfg.sched_cycles, &st), &st, c.n);
+	close(c.ep);
+	sched_close(&c);
+	free(c.sv);
+	free(c.pd);
+}
