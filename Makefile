@@ -203,3 +203,31 @@ dkms-uninstall:
 		set -x; $(NPOLL_SBIN) $(DKMS) remove -m npoll -v $(NPOLL_VERSION) --all $(DKMS_FLAGS); fi
 	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
 	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-npoll.rules $(DESTDIR)$(MODULESLOADDIR)/npoll.conf
+
+# --- fuzz and KCSAN (Documentation/reliability.rst) --------------------------
+#
+#   make fuzz           the ioctl fuzzer on the debug guest, FUZZ_CALLS calls
+#   make check-kcsan    every selftest and the KUnit suites on a KCSAN guest
+#                       kernel (built once, cached); fails on any report
+#   make kcsan-module   module built against the KCSAN guest kernel
+
+FUZZ_CALLS ?= 2000000
+KCSAN_KDIR = $(shell scripts/build-debug-kernel kcsan)
+
+.PHONY: fuzz
+fuzz: userlib selftests debug-module
+	scripts/vm-run --kernel debug --timeout 14400 -- \
+		env NPOLL_FUZZ_CALLS=$(FUZZ_CALLS) NPOLL_UNPRIV=0 \
+		run-guest-tests selftests/fuzz_test
+
+.PHONY: kcsan-module
+kcsan-module:
+	@mkdir -p build/kcsan
+	rsync -aR --delete --exclude '*.o' --exclude '*.ko' --exclude '*.mod' \
+		--exclude '*.mod.c' --exclude '.*.cmd' --exclude 'modules.order' \
+		--exclude 'Module.symvers' Kbuild kmod uapi selftests/kmod build/kcsan/
+	$(MAKE) -C $(KCSAN_KDIR) M=$(PWD)/build/kcsan W=1 modules
+
+.PHONY: check-kcsan
+check-kcsan:
+	scripts/check-kcsan
