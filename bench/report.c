@@ -18,8 +18,8 @@ struct rec {
 	char base[64];		/* key of the row this one is compared with */
 	double value;		/* NAN: not available */
 	double min, max;	/* over the batches; NAN when not batched */
-	char cols[96];		/* more table columns */
-	char extra[320];	/* more JSON members, each starting with ',' */
+	char cols[160];		/* more table columns */
+	char extra[512];	/* more JSON members, each starting with ',' */
 	char note[128];		/* why not available */
 	bool hidden;		/* a number for the targets only */
 };

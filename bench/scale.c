@@ -92,24 +92,52 @@ void sec_register(void)
 
 /* --- kernel memory --------------------------------------------------------- */
 
-/* Slab plus vmalloc of the whole kernel, in bytes (/proc/meminfo). */
-static int64_t kmem_bytes(int64_t *slab, int64_t *vmalloc)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long long v;
+/*
+ * The kernel's slab and vmalloc use (/proc/meminfo) and the bytes held
+ * by each slab cache (/proc/slabinfo: slabs x pages per slab), so that
+ * a difference of two snapshots says where the memory went.  Large
+ * kmalloc()s count in "Slab" but belong to no cache.
+ */
+#define MAX_CACHES 512
 
-	*slab = *vmalloc = 0;
+struct kmem_snap {
+	int64_t slab, vmalloc;
+	int ncaches;
+	char name[MAX_CACHES][32];
+	int64_t bytes[MAX_CACHES];
+};
+
+static void kmem_snap(struct kmem_snap *s)
+{
+	long long v, objs, nobjs, osize, per, pages, aslabs, nslabs;
+	char line[512];
+	FILE *f;
+
+	s->slab = s->vmalloc = 0;
+	s->ncaches = 0;
+	f = fopen("/proc/meminfo", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "Slab: %lld kB", &v) == 1)
+				s->slab = v * 1024;
+			else if (sscanf(line, "VmallocUsed: %lld kB", &v) == 1)
+				s->vmalloc = v * 1024;
+		}
+		fclose(f);
+	}
+	f = fopen("/proc/slabinfo", "r");
 	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Slab: %lld kB", &v) == 1)
-			*slab = v * 1024;
-		else if (sscanf(line, "VmallocUsed: %lld kB", &v) == 1)
-			*vmalloc = v * 1024;
+		return;
+	while (fgets(line, sizeof(line), f) && s->ncaches < MAX_CACHES) {
+		char *name = s->name[s->ncaches];
+
+		if (sscanf(line, "%31s %lld %lld %lld %lld %lld : tunables %*d %*d %*d : slabdata %lld %lld",
+			   name, &objs, &nobjs, &osize, &per, &pages, &aslabs,
+			   &nslabs) != 8)
+			continue;
+		s->bytes[s->ncaches++] = nslabs * pages * sysconf(_SC_PAGESIZE);
 	}
 	fclose(f);
-	return *slab + *vmalloc;
 }
 
 /*
@@ -155,18 +183,58 @@ static bool slab_info(const char *cache, struct slab_info *si)
 	return true;
 }
 
-static void rec_mem(const char *key, const char *label, int64_t before,
-		    int64_t sb, int64_t vb, int n, const char *base)
+struct cache_delta {
+	const char *name;
+	int64_t delta;
+};
+
+static int cmp_delta(const void *a, const void *b)
 {
-	int64_t sa, va, after;
+	int64_t x = ((const struct cache_delta *)a)->delta;
+	int64_t y = ((const struct cache_delta *)b)->delta;
+
+	return (x < y) - (x > y);
+}
+
+/* Record the kernel memory @n descriptors took since @before. */
+static void rec_mem(const char *key, const char *label,
+		    const struct kmem_snap *before, int n, const char *base)
+{
+	static struct kmem_snap after;
+	static struct cache_delta d[MAX_CACHES];
+	int64_t total, caches = 0;
+	char cols[160] = "";
+	int i, j, nd = 0;
 
 	settle();
-	after = kmem_bytes(&sa, &va);
-	rec_value("memory", key, label, "B", (double)(after - before) / n, base);
-	rec_cols("slab %+.0f  vmalloc %+.0f per descriptor, %d descriptors",
-		 (double)(sa - sb) / n, (double)(va - vb) / n, n);
-	rec_extra(", \"slab_per_desc\": %.1f, \"vmalloc_per_desc\": %.1f, \"descriptors\": %d",
-		  (double)(sa - sb) / n, (double)(va - vb) / n, n);
+	kmem_snap(&after);
+	total = after.slab + after.vmalloc - before->slab - before->vmalloc;
+	for (i = 0; i < after.ncaches; i++) {
+		int64_t old = 0;
+
+		for (j = 0; j < before->ncaches; j++)
+			if (!strcmp(before->name[j], after.name[i]))
+				old = before->bytes[j];
+		if (after.bytes[i] == old)
+			continue;
+		d[nd].name = after.name[i];
+		d[nd++].delta = after.bytes[i] - old;
+		caches += after.bytes[i] - old;
+	}
+	qsort(d, (size_t)nd, sizeof(d[0]), cmp_delta);
+	rec_value("memory", key, label, "B", (double)total / n, base);
+	rec_extra(", \"slab_per_desc\": %.1f, \"vmalloc_per_desc\": %.1f, \"descriptors\": %d, \"by_cache\": {",
+		  (double)(after.slab - before->slab) / n,
+		  (double)(after.vmalloc - before->vmalloc) / n, n);
+	for (i = 0; i < nd && i < 4 && d[i].delta * 2 >= n; i++) {
+		snprintf(cols + strlen(cols), sizeof(cols) - strlen(cols),
+			 "%s %.0f, ", d[i].name, (double)d[i].delta / n);
+		rec_extra("%s\"%s\": %.1f", i ? ", " : "", d[i].name,
+			  (double)d[i].delta / n);
+	}
+	rec_extra("}, \"outside_caches\": %.1f", (double)(total - caches) / n);
+	rec_cols("%sother %.0f (per descriptor, %d descriptors)", cols,
+		 (double)(total - caches) / n, n);
 }
 
 static void rec_slabs(void)
@@ -211,8 +279,8 @@ static void rec_slabs(void)
 
 void sec_scale(void)
 {
+	static struct kmem_snap before;
 	int n = cfg.idle, i, ret, ep;
-	int64_t before, sb, vb;
 	char label[80];
 	np_poller *p;
 	np_desc **pds;
@@ -242,14 +310,14 @@ void sec_scale(void)
 		       "B", "%s", strerror(-ret));
 	} else {
 		settle();
-		before = kmem_bytes(&sb, &vb);
+		kmem_snap(&before);
 		for (i = 0; i < n; i++) {
 			ret = np_open(p, efd[i], (uint64_t)i, &pds[i]);
 			if (ret < 0)
 				die("np_open #%d: %s", i, strerror(-ret));
 		}
 		rec_mem("memory.npoll.total", "npoll descriptor, kernel slab+vmalloc",
-			before, sb, vb, n, "memory.epoll.total");
+			&before, n, "memory.epoll.total");
 		progress("  scale.npoll.idle");
 		snprintf(label, sizeof(label), "npoll np_read+deadline, +%d idle", n);
 		pp_measure(PP_UNIX, "np_read_dl", p, -1, "scale",
@@ -279,7 +347,7 @@ void sec_scale(void)
 		die("epoll_create1: %s", strerror(errno));
 	progress("  adding %d idle descriptors to epoll", n);
 	settle();
-	before = kmem_bytes(&sb, &vb);
+	kmem_snap(&before);
 	for (i = 0; i < n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
 					  .data.u64 = (uint64_t)i + 16 };
@@ -288,7 +356,7 @@ void sec_scale(void)
 			die("epoll_ctl #%d: %s", i, strerror(errno));
 	}
 	rec_mem("memory.epoll.total", "epoll_ctl ADD, kernel slab+vmalloc",
-		before, sb, vb, n, "memory.epoll.total");
+		&before, n, "memory.epoll.total");
 	rec_slabs();
 	progress("  scale.epoll.idle");
 	snprintf(label, sizeof(label), "epoll ET, +%d idle", n);
