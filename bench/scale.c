@@ -9,8 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+
+#include <linux/npoll.h>
 
 #include "bench.h"
 
@@ -20,7 +23,7 @@
 
 struct reg_ctx {
 	np_poller *p;
-	int ep, fd;
+	int ep, fd, dev;
 };
 
 static int op_np_reg(void *ctx, int iters)
@@ -36,6 +39,25 @@ static int op_np_reg(void *ctx, int iters)
 		ret = np_close(pd);
 		if (ret < 0)
 			return ret;
+	}
+	return 0;
+}
+
+/* The same two ioctls without the library, to tell its share. */
+static int op_ioc_reg(void *ctx, int iters)
+{
+	struct reg_ctx *c = ctx;
+	int i;
+
+	for (i = 0; i < iters; i++) {
+		struct npoll_open_args o = { .fd = c->fd };
+		struct npoll_handle_args h = { 0 };
+
+		if (ioctl(c->dev, NPOLL_IOC_OPEN, &o) < 0)
+			return -errno;
+		h.handle = o.handle;
+		if (ioctl(c->dev, NPOLL_IOC_CLOSE, &h) < 0)
+			return -errno;
 	}
 	return 0;
 }
@@ -77,6 +99,20 @@ void sec_register(void)
 			&st, "register.epoll");
 	if (c.p)
 		np_poller_close(c.p);
+
+	progress("  register.npoll_ioctl");
+	c.dev = open("/dev/netpoll", O_RDWR | O_CLOEXEC);
+	ret = c.dev < 0 ? -errno : bench_ops(op_ioc_reg, &c, cfg.regist, &st);
+	if (ret < 0)
+		rec_na("register", "register.npoll_ioctl",
+		       "NPOLL_IOC_OPEN + _CLOSE, no library", "ns", "%s",
+		       strerror(-ret));
+	else
+		rec_add("register", "register.npoll_ioctl",
+			"NPOLL_IOC_OPEN + _CLOSE, no library", "ns", &st,
+			"register.epoll");
+	if (c.dev >= 0)
+		close(c.dev);
 
 	progress("  register.epoll");
 	ret = bench_ops(op_ep_reg, &c, cfg.regist, &st);
