@@ -139,6 +139,24 @@ static ssize_t ep_write(struct conn *c, const void *buf, size_t len)
 	return (ssize_t)done;
 }
 
+/*
+ * The whole of @p: 0 or -errno.  ep_write() returns a short count when it
+ * fails after part of the buffer went out; the next call reports why.
+ */
+static ssize_t write_all(struct conn *c, const unsigned char *p, size_t len)
+{
+	ssize_t w;
+
+	while (len) {
+		w = ep_write(c, p, len);
+		if (w < 0)
+			return w;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 /* As in npoll-gateway: answer the whole messages at the start of @buf. */
 static long serve_buffered(struct conn *c, unsigned char *buf, size_t have)
 {
@@ -151,9 +169,9 @@ static long serve_buffered(struct conn *c, unsigned char *buf, size_t have)
 		c->st.msgs++;
 		if (spmsg_wants_reply(&h)) {
 			spmsg_make_reply(buf + off, &h);
-			w = ep_write(c, buf + off, (size_t)len);
-			if (w != len)
-				return w < 0 ? w : -EIO;
+			w = write_all(c, buf + off, (size_t)len);
+			if (w < 0)
+				return w;
 			c->st.replies++;
 		}
 		off += (size_t)len;
@@ -173,10 +191,10 @@ static void *session(void *arg)
 	c->st.conns = 1;
 	while (buf) {
 		if (have == 0) {
-			c->deadline = gw_now_ns() + opt.idle_ns;
+			c->deadline = opt.idle_ns ? gw_now_ns() + opt.idle_ns : 0;
 			in_msg = false;
 		} else if (!in_msg) {
-			c->deadline = gw_now_ns() + opt.msg_ns;
+			c->deadline = opt.msg_ns ? gw_now_ns() + opt.msg_ns : 0;
 			in_msg = true;
 		}
 		n = ep_read(c, buf + have, SPMSG_BUF_LEN - have);

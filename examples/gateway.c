@@ -43,6 +43,7 @@ struct conn {
 	pthread_t thread;
 	int fd;
 	np_desc *pd;
+	int64_t armed;		/* the read deadline set last, relative */
 	bool closed;
 	bool finished;
 	struct gw_stats st;
@@ -54,6 +55,24 @@ static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conn *conns;		/* under conns_lock */
 static bool stopping;			/* under conns_lock */
 static struct gw_stats total;		/* of joined connections */
+
+/*
+ * The whole of @p: 0 or -errno.  np_write() returns a short count when it
+ * fails after part of the buffer went out; the next call reports why.
+ */
+static ssize_t write_all(struct conn *c, const unsigned char *p, size_t len)
+{
+	ssize_t w;
+
+	while (len) {
+		w = np_write(c->pd, p, len);
+		if (w < 0)
+			return w;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
 
 /*
  * Answer every whole message at the start of @buf (@have bytes): returns
@@ -71,14 +90,22 @@ static long serve_buffered(struct conn *c, unsigned char *buf, size_t have)
 		c->st.msgs++;
 		if (spmsg_wants_reply(&h)) {
 			spmsg_make_reply(buf + off, &h);
-			w = np_write(c->pd, buf + off, (size_t)len);
-			if (w != len)
-				return w < 0 ? w : -EIO;
+			w = write_all(c, buf + off, (size_t)len);
+			if (w < 0)
+				return w;
 			c->st.replies++;
 		}
 		off += (size_t)len;
 	}
 	return len < 0 ? -EPROTO : (long)off;
+}
+
+/* Go's SetReadDeadline(now + @d); 0 clears it, and costs nothing twice. */
+static void read_deadline(struct conn *c, int64_t d)
+{
+	if (d || c->armed)
+		np_set_deadline(c->pd, d, NP_READ);
+	c->armed = d;
 }
 
 static void *session(void *arg)
@@ -94,11 +121,11 @@ static void *session(void *arg)
 	while (buf) {
 		if (have == 0) {
 			/* Between messages: the idle timeout. */
-			np_set_deadline(c->pd, opt.idle_ns, NP_READ);
+			read_deadline(c, opt.idle_ns);
 			in_msg = false;
 		} else if (!in_msg) {
 			/* A message has begun: the rest is due soon. */
-			np_set_deadline(c->pd, opt.msg_ns, NP_READ);
+			read_deadline(c, opt.msg_ns);
 			in_msg = true;
 		}
 		n = np_read(c->pd, buf + have, SPMSG_BUF_LEN - have);

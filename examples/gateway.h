@@ -29,9 +29,9 @@
 struct gw_opts {
 	const char *addr;	/* listening address */
 	int port;
+	/* Read deadlines, 0 for none: */
 	int64_t idle_ns;	/* no new message for this long: close */
-	int64_t msg_ns;		/* a message must be whole this long after its
-				 * first byte arrived */
+	int64_t msg_ns;		/* rest of a message due after its 1st byte */
 	int duration;		/* seconds until shutdown; 0: until a signal */
 };
 
@@ -127,7 +127,7 @@ static inline void gw_usage(const char *prog)
 		"       %*s [--msg-timeout MS] [--duration SEC]\n"
 		"Answers sockperf clients (TCP) until SIGINT or SIGTERM, or\n"
 		"for SEC seconds.  Defaults: 127.0.0.1:11111, idle timeout\n"
-		"10000 ms, message timeout 1000 ms.\n",
+		"10000 ms, message timeout 1000 ms; a timeout of 0 is none.\n",
 		prog, (int)strlen(prog), "");
 	exit(2);
 }
@@ -177,11 +177,11 @@ static inline void gw_parse(int argc, char **argv, const char *prog,
 			o->port = (int)gw_number(prog, optarg, 1, 65535);
 			break;
 		case 'i':
-			o->idle_ns = gw_number(prog, optarg, 1, 86400000) *
+			o->idle_ns = gw_number(prog, optarg, 0, 86400000) *
 				     1000000LL;
 			break;
 		case 'm':
-			o->msg_ns = gw_number(prog, optarg, 1, 86400000) *
+			o->msg_ns = gw_number(prog, optarg, 0, 86400000) *
 				    1000000LL;
 			break;
 		case 'd':
