@@ -281,8 +281,13 @@ static void print_row(const struct rec *r)
 	fmt_num(v, sizeof(v), r->value);
 	if (!isnan(base) && base != 0)
 		snprintf(rb, sizeof(rb), "x%.2f", r->value / base);
-	printf("  %-48s %10s %-5s %6s  %s\n", r->label, v, r->unit, rb,
-	       r->cols);
+	if (r->cols[0])
+		printf("  %-48s %10s %-5s %6s  %s\n", r->label, v, r->unit, rb,
+		       r->cols);
+	else if (rb[0])
+		printf("  %-48s %10s %-5s %s\n", r->label, v, r->unit, rb);
+	else
+		printf("  %-48s %10s %s\n", r->label, v, r->unit);
 }
 
 /* Sections in the order of titles[], rows in the order measured. */

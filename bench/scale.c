@@ -367,7 +367,7 @@ void sec_scale(void)
 		}
 		progress("  scale.npoll.idle_dl");
 		snprintf(label, sizeof(label),
-			 "npoll np_read+deadline, +%d idle with deadlines", n);
+			 "npoll np_read+deadline, +%d idle, deadlines", n);
 		pp_measure(PP_UNIX, "np_read_dl", p, -1, "scale",
 			   "scale.npoll.idle_dl", label, "scale.npoll.1");
 		progress("  closing %d descriptors", n);
