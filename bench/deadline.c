@@ -235,7 +235,7 @@ static void late_one(const char *dname, int64_t d, const char *id,
 {
 	char section[32], key[64], base[64];
 	int64_t *s = calloc((size_t)cfg.late, sizeof(*s));
-	int i, n = cfg.late, early = 0, ret = 0;
+	int i, n = cfg.late, early = 0, ret = 0, retries = 0;
 	double med, p99;
 
 	if (!s)
@@ -247,8 +247,14 @@ static void late_one(const char *dname, int64_t d, const char *id,
 	ret = err;
 	for (i = 0; i < n / 10 + 1 && ret == 0; i++)	/* warm-up */
 		ret = fn(c, d, &s[0]);
-	for (i = 0; i < n && ret == 0; i++)
+	for (i = 0; i < n && ret == 0; i++) {
 		ret = fn(c, d, &s[i]);
+		/* A stray signal spoils one sample, not the row. */
+		if (ret == -EINTR && retries++ < n) {
+			ret = 0;
+			i--;
+		}
+	}
 	if (ret < 0) {
 		rec_na(section, key, label, "ns", "%s", strerror(-ret));
 		free(s);

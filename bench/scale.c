@@ -340,10 +340,11 @@ void sec_scale(void)
 	progress("  registering %d idle descriptors", n);
 	ret = np_poller_open(&p);
 	if (ret < 0) {
-		rec_na("scale", "scale.npoll.idle", "npoll, idle descriptors", "ns",
-		       "%s", strerror(-ret));
-		rec_na("memory", "memory.npoll.total", "npoll, kernel slab+vmalloc",
-		       "B", "%s", strerror(-ret));
+		rec_na("scale", "scale.npoll.idle", "npoll np_read+deadline, idle",
+		       "ns", "%s", strerror(-ret));
+		rec_na("memory", "memory.npoll.total",
+		       "npoll descriptor, kernel slab+vmalloc", "B", "%s",
+		       strerror(-ret));
 	} else {
 		settle();
 		kmem_snap(&before);
