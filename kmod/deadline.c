@@ -44,9 +44,11 @@ static void npoll_deadline_apply(struct npoll_desc *d, u32 expired)
 	atomic_or(set, &d->info);
 	npoll_publish(d);
 	if (expired & NPOLL_MODE_READ)
-		npoll_wake(npoll_sem_unblock(&d->rg));
+		npoll_desc_wake(d, NPOLL_MODE_READ,
+				npoll_sem_unblock(&d->rg, NPOLL_ERR_TIMEOUT));
 	if (expired & NPOLL_MODE_WRITE)
-		npoll_wake(npoll_sem_unblock(&d->wg));
+		npoll_desc_wake(d, NPOLL_MODE_WRITE,
+				npoll_sem_unblock(&d->wg, NPOLL_ERR_TIMEOUT));
 }
 
 /* Arm the timer for the earliest pending deadline, or stop it. */

@@ -107,6 +107,8 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p,
 	d->wd = 0;
 	npoll_deadline_init(d);
 	memset(d->hooks, 0, sizeof(d->hooks));
+	d->ev[0].mode = NPOLL_MODE_READ;
+	d->ev[1].mode = NPOLL_MODE_WRITE;
 	/* Pairs with smp_rmb() in npoll_desc_get(). */
 	smp_wmb();
 	refcount_set(&d->ref, 1);
@@ -142,12 +144,29 @@ void npoll_desc_put(struct npoll_desc *d)
  * Context: any; the caller is in an RCU read-side section that began
  * before it took @task out of the word (see the comment at the top).
  */
-void npoll_wake(unsigned long task)
+static void npoll_wake(unsigned long task)
 {
 	RCU_LOCKDEP_WARN(!rcu_read_lock_any_held(),
 			 "npoll_wake() outside an RCU read-side section");
 	if (task)
 		wake_up_process((struct task_struct *)task);
+}
+
+/**
+ * npoll_desc_wake() - act on what a waker took out of a mode's word
+ * @d: descriptor
+ * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ * @taken: a task (wake it), NPOLL_SEM_ARMED (queue the mode's event,
+ *         its outcome is in the word now) or NPOLL_SEM_NIL
+ *
+ * Context: as npoll_wake().
+ */
+void npoll_desc_wake(struct npoll_desc *d, u32 mode, unsigned long taken)
+{
+	if (taken == NPOLL_SEM_ARMED)
+		npoll_event_queue(d, mode);
+	else
+		npoll_wake(taken);
 }
 
 /**
@@ -172,8 +191,10 @@ static void npoll_desc_set_and_wake(struct npoll_desc *d, unsigned int bits)
 	if ((atomic_read(&d->info) & bits) != bits) {
 		atomic_or(bits, &d->info);
 		npoll_publish(d);
-		npoll_wake(npoll_sem_unblock(&d->rg));
-		npoll_wake(npoll_sem_unblock(&d->wg));
+		npoll_desc_wake(d, NPOLL_MODE_READ,
+				npoll_sem_unblock(&d->rg, NPOLL_ERR_CLOSING));
+		npoll_desc_wake(d, NPOLL_MODE_WRITE,
+				npoll_sem_unblock(&d->wg, NPOLL_ERR_CLOSING));
 		/* A callback already running sees CLOSING and stops. */
 		hrtimer_try_to_cancel(&d->timer);
 	}
@@ -201,7 +222,8 @@ void npoll_desc_unblock(struct npoll_desc *d)
  *
  * Unblocks it, takes its entries off the file's wait queues and cancels
  * its timer.  After this no callback can run on @d; the references of
- * ioctls still in flight keep the memory until they return.
+ * ioctls still in flight and of queued events keep the memory until
+ * they are gone.  Events not yet harvested become NPOLL_ERR_CLOSING.
  *
  * Context: process, may sleep.
  */
@@ -211,6 +233,8 @@ void npoll_desc_teardown(struct npoll_desc *d)
 	npoll_desc_set_and_wake(d, NPOLL_INFO_CLOSING | NPOLL_INFO_DETACHED);
 	npoll_hook_unregister(d);
 	hrtimer_cancel(&d->timer);
+	/* No waker runs any more: no outcome can be decided after this. */
+	npoll_desc_close_events(d);
 }
 
 #define NPOLL_READ_EVENTS  (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
@@ -232,13 +256,14 @@ void npoll_desc_ready(struct npoll_desc *d, __poll_t mask)
 	if (mask & EPOLLERR)
 		atomic_or(NPOLL_INFO_EVENT_ERR, &d->info);
 	if (mask & NPOLL_READ_EVENTS)
-		npoll_wake(npoll_sem_ready(&d->rg));
+		npoll_desc_wake(d, NPOLL_MODE_READ, npoll_sem_ready(&d->rg));
 	if (mask & NPOLL_WRITE_EVENTS)
-		npoll_wake(npoll_sem_ready(&d->wg));
+		npoll_desc_wake(d, NPOLL_MODE_WRITE, npoll_sem_ready(&d->wg));
 	rcu_read_unlock();
 }
 
-static unsigned long *npoll_sem_of(struct npoll_desc *d, u32 mode)
+/* The semaphore word of @mode. */
+unsigned long *npoll_sem_of(struct npoll_desc *d, u32 mode)
 {
 	return mode == NPOLL_MODE_READ ? &d->rg : &d->wg;
 }
@@ -343,5 +368,49 @@ int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled)
 		}
 		if (signal_pending(current))
 			return -ERESTARTSYS;
+	}
+}
+
+/**
+ * npoll_desc_arm() - scheduler mode: decide now or register the waiter
+ * @d: descriptor (the caller holds a reference)
+ * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ *
+ * Decides like npoll_desc_wait() but never sleeps: an applying error or
+ * pending readiness is returned at once; otherwise the mode's word
+ * becomes ARMED and the waker that decides the outcome (readiness,
+ * deadline, unblock, close) queues exactly one event for it.  The
+ * WAIT step is the one of npoll_block(), so arming pairs with unblock
+ * and deadlines exactly as parking does: either this sees the error, or
+ * the unblocker sees WAIT (the commit then fails) or ARMED (it queues
+ * the event).
+ *
+ * Context: process.
+ * Return: NPOLL_OK, an NPOLL_ERR_* code, NPOLL_PENDING (armed), or
+ * -EBUSY (a waiter, an armed waiter or an undelivered event exists).
+ */
+int npoll_desc_arm(struct npoll_desc *d, u32 mode)
+{
+	unsigned long *sem = npoll_sem_of(d, mode);
+	atomic_t *narmed = &d->poller->narmed;
+	int ret;
+
+	for (;;) {
+		ret = npoll_checkerr(d, mode);
+		if (ret)
+			return ret;
+		ret = npoll_sem_prepare(sem);
+		if (ret)
+			return ret > 0 ? NPOLL_OK : ret;
+		if (!npoll_checkerr(d, mode)) {
+			/* Counted first: the waker that takes ARMED uncounts it. */
+			atomic_inc(narmed);
+			if (npoll_sem_commit(sem, NPOLL_SEM_ARMED))
+				return NPOLL_PENDING;
+			atomic_dec(narmed);
+		}
+		/* Readiness or unblock replaced WAIT, or an error applies. */
+		if (npoll_sem_finish(sem))
+			return NPOLL_OK;
 	}
 }

@@ -117,6 +117,8 @@ static long npoll_ioctl_wait(struct npoll_poller *p, unsigned int cmd,
 		return -EBADF;
 	if (cmd == NPOLL_IOC_WAIT)
 		ret = npoll_desc_wait(d, a.mode, a.flags & NPOLL_WAIT_CANCELED);
+	else if (cmd == NPOLL_IOC_ARM)
+		ret = npoll_desc_arm(d, a.mode);
 	else
 		ret = npoll_desc_reset(d, a.mode);
 	npoll_desc_put(d);
@@ -144,12 +146,30 @@ static long npoll_ioctl_set_deadline(struct npoll_poller *p,
 	return ret;
 }
 
+static long npoll_ioctl_poll(struct npoll_poller *p,
+			     struct npoll_poll_args __user *uarg)
+{
+	struct npoll_poll_args a;
+	struct npoll_event __user *events;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.reserved || !a.max || a.max > NPOLL_POLL_MAX)
+		return -EINVAL;
+	events = u64_to_user_ptr(a.events);
+	if (!access_ok(events, (size_t)a.max * sizeof(*events)))
+		return -EFAULT;
+	return npoll_poller_poll(p, events, a.max, a.timeout_ns);
+}
+
 static long npoll_ioctl_stats(struct npoll_poller *p,
 			      struct npoll_stats __user *uarg)
 {
 	struct npoll_stats st = {
 		.descs = atomic_read(&p->ndescs),
 		.waiters = atomic_read(&p->nwaiters),
+		.armed = atomic_read(&p->narmed),
+		.events = atomic_read(&p->nevents),
 	};
 
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
@@ -176,7 +196,13 @@ static long npoll_ioctl(struct file *file, unsigned int cmd,
 		return npoll_ioctl_handle(p, cmd, uarg);
 	case NPOLL_IOC_RESET:
 	case NPOLL_IOC_WAIT:
+	case NPOLL_IOC_ARM:
 		return npoll_ioctl_wait(p, cmd, uarg);
+	case NPOLL_IOC_POLL:
+		return npoll_ioctl_poll(p, uarg);
+	case NPOLL_IOC_BREAK:
+		npoll_poller_break(p);
+		return 0;
 	case NPOLL_IOC_SET_DEADLINE:
 		return npoll_ioctl_set_deadline(p, uarg);
 	case NPOLL_IOC_STATS:

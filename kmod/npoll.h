@@ -13,6 +13,7 @@
 #define _NPOLL_INTERNAL_H
 
 #include <linux/hrtimer.h>
+#include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/rhashtable-types.h>
@@ -39,6 +40,17 @@ struct npoll_hook {
 };
 
 /**
+ * struct npoll_evlink - a mode's place on the poller's ready list
+ * @node: link; on the list from the firing of an armed mode to its
+ *        harvest, never twice (the mode's word stays FIRED meanwhile)
+ * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ */
+struct npoll_evlink {
+	struct llist_node node;
+	u32 mode;
+};
+
+/**
  * struct npoll_desc - the kernel pollDesc, one per registered file
  * @rg:     read semaphore word (kmod/sem.h)
  * @wg:     write semaphore word
@@ -58,6 +70,8 @@ struct npoll_hook {
  * @timer:  fires at the earliest pending deadline
  * @node:   in the poller's file hash (duplicate registrations)
  * @hooks:  wait-queue entries on the file's queues
+ * @ev:     ready-list links of the read and the write mode; a queued
+ *          link holds a reference
  *
  * Objects come from a SLAB_TYPESAFE_BY_RCU cache: a pointer found under
  * RCU may name a freed and reused descriptor, so lookups take a
@@ -79,6 +93,7 @@ struct npoll_desc {
 	struct hrtimer timer;
 	struct rhash_head node;
 	struct npoll_hook hooks[NPOLL_MAX_HOOKS];
+	struct npoll_evlink ev[2];
 };
 
 /**
@@ -92,6 +107,15 @@ struct npoll_desc {
  * @next_gen:   generation of the last handle issued
  * @ndescs:     descriptors in the table
  * @nwaiters:   threads parked in waits
+ * @ev_lock:    held by a harvester from reading an event to its delivery;
+ *              protects @ev_out.  Taken after @lock, never before.
+ * @ev_in:      the ready list: wakers push fired modes here, lock-free
+ * @ev_out:     events taken off @ev_in in arrival order, not yet
+ *              delivered (a harvest may take fewer than there are)
+ * @ev_wait:    harvesters blocked in NPOLL_IOC_POLL
+ * @brk:        a break is pending (NPOLL_IOC_BREAK)
+ * @narmed:     armed modes whose outcome is not decided
+ * @nevents:    decided outcomes not yet delivered
  */
 struct npoll_poller {
 	struct mutex lock;
@@ -101,6 +125,13 @@ struct npoll_poller {
 	u32 next_gen;
 	atomic_t ndescs;
 	atomic_t nwaiters;
+	struct mutex ev_lock;
+	struct llist_head ev_in;
+	struct llist_node *ev_out;
+	wait_queue_head_t ev_wait;
+	atomic_t brk;
+	atomic_t narmed;
+	atomic_t nevents;
 };
 
 extern unsigned int npoll_max_descs;
@@ -127,8 +158,20 @@ void npoll_desc_unblock(struct npoll_desc *d);
 void npoll_desc_ready(struct npoll_desc *d, __poll_t mask);
 int npoll_desc_reset(struct npoll_desc *d, u32 mode);
 int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled);
+int npoll_desc_arm(struct npoll_desc *d, u32 mode);
 void npoll_publish(struct npoll_desc *d);
-void npoll_wake(unsigned long task);
+void npoll_desc_wake(struct npoll_desc *d, u32 mode, unsigned long taken);
+unsigned long *npoll_sem_of(struct npoll_desc *d, u32 mode);
+
+/* sched.c */
+void npoll_sched_init(struct npoll_poller *p);
+void npoll_sched_release(struct npoll_poller *p);
+void npoll_event_queue(struct npoll_desc *d, u32 mode);
+void npoll_desc_close_events(struct npoll_desc *d);
+int npoll_poller_poll(struct npoll_poller *p,
+		      struct npoll_event __user *events, u32 max,
+		      s64 timeout_ns);
+void npoll_poller_break(struct npoll_poller *p);
 
 /* deadline.c */
 void npoll_deadline_init(struct npoll_desc *d);

@@ -2,16 +2,17 @@
 /*
  * KUnit suites for npoll's internals that user space cannot steer
  * precisely: the semaphore word's transitions, the error precedence and
- * the deadline arithmetic.  Built as its own module (npoll_kunit.ko)
+ * the deadline arithmetic and the scheduler mode's event words.  Built as its own module (npoll_kunit.ko)
  * where the kernel has KUnit.
  */
 #include <kunit/test.h>
+#include <linux/llist.h>
 #include <linux/module.h>
 
 #include "sem.h"
 #include "deadline.h"
 
-/* Any value above NPOLL_SEM_WAIT stands for a parked task. */
+/* Any value above NPOLL_SEM_LAST stands for a parked task. */
 #define FAKE_TASK 0x1000UL
 
 static void sem_prepare_consumes_readiness(struct kunit *test)
@@ -81,10 +82,10 @@ static void sem_unblock_keeps_readiness(struct kunit *test)
 {
 	unsigned long w = NPOLL_SEM_READY;
 
-	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT), NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
 	w = NPOLL_SEM_NIL;
-	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT), NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 }
 
@@ -92,10 +93,10 @@ static void sem_unblock_removes_waiter(struct kunit *test)
 {
 	unsigned long w = FAKE_TASK;
 
-	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w), FAKE_TASK);
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT), FAKE_TASK);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 	w = NPOLL_SEM_WAIT;
-	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT), NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w));
 }
@@ -181,6 +182,130 @@ static void deadline_next_shares_timer(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, npoll_deadline_next(700, 700), 700LL);
 }
 
+/* Scheduler mode: the transitions of an armed mode's word. */
+static void armed_ready_fires_ok(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_NIL;
+
+	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w), 0);
+	KUNIT_ASSERT_TRUE(test, npoll_sem_commit(&w, NPOLL_SEM_ARMED));
+	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_ARMED);
+	KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(w));
+	KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(w), NPOLL_OK);
+}
+
+static void armed_unblock_carries_outcome(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_ARMED;
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
+			NPOLL_SEM_ARMED);
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_ERR_TIMEOUT));
+	w = NPOLL_SEM_ARMED;
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_CLOSING),
+			NPOLL_SEM_ARMED);
+	KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(w), NPOLL_ERR_CLOSING);
+}
+
+/* One event per arm: a decided outcome is never decided again. */
+static void fired_is_decided_once(struct kunit *test)
+{
+	unsigned long w = npoll_sem_fired(NPOLL_OK);
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
+			NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_OK));
+	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_OK) |
+				 NPOLL_SEM_FIRED_READY);
+	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(w), NPOLL_OK);
+}
+
+static void armed_and_fired_are_busy(struct kunit *test)
+{
+	unsigned long w = NPOLL_SEM_ARMED;
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), -EBUSY);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_ARMED);
+	w = npoll_sem_fired(NPOLL_ERR_TIMEOUT) | NPOLL_SEM_FIRED_READY;
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), -EBUSY);
+	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, NPOLL_SEM_ARMED));
+}
+
+/* Readiness that came after the event survives its harvest. */
+static void harvest_keeps_later_readiness(struct kunit *test)
+{
+	unsigned long w = npoll_sem_fired(NPOLL_ERR_TIMEOUT);
+
+	KUNIT_EXPECT_EQ(test, npoll_sem_harvest(&w), NPOLL_ERR_TIMEOUT);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+	w = npoll_sem_fired(NPOLL_ERR_TIMEOUT);
+	npoll_sem_ready(&w);
+	KUNIT_EXPECT_EQ(test, npoll_sem_harvest(&w), NPOLL_ERR_TIMEOUT);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
+}
+
+static void close_rewrites_undelivered_outcome(struct kunit *test)
+{
+	unsigned long w = npoll_sem_fired(NPOLL_OK) | NPOLL_SEM_FIRED_READY;
+
+	npoll_sem_close_event(&w);
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_ERR_CLOSING) |
+				 NPOLL_SEM_FIRED_READY);
+	/* Words that carry no event are left alone. */
+	w = NPOLL_SEM_READY;
+	npoll_sem_close_event(&w);
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
+	w = FAKE_TASK;
+	npoll_sem_close_event(&w);
+	KUNIT_EXPECT_EQ(test, w, FAKE_TASK);
+}
+
+static void consume_drops_readiness_after_event(struct kunit *test)
+{
+	unsigned long w = npoll_sem_fired(NPOLL_OK) | NPOLL_SEM_FIRED_READY;
+
+	npoll_sem_consume(&w);
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_OK));
+	npoll_sem_consume(&w);
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_OK));
+}
+
+/* Event words never read as a task, and carry every outcome. */
+static void fired_encoding(struct kunit *test)
+{
+	int r;
+
+	for (r = NPOLL_OK; r <= NPOLL_ERR_NOT_POLLABLE; r++) {
+		unsigned long v = npoll_sem_fired(r);
+
+		KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(v));
+		KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(v | NPOLL_SEM_FIRED_READY));
+		KUNIT_EXPECT_FALSE(test, npoll_sem_is_task(v | NPOLL_SEM_FIRED_READY));
+		KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(v | NPOLL_SEM_FIRED_READY), r);
+	}
+	KUNIT_EXPECT_FALSE(test, npoll_sem_is_fired(NPOLL_SEM_ARMED));
+	KUNIT_EXPECT_FALSE(test, npoll_sem_is_fired(FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, npoll_sem_taken(NPOLL_SEM_WAIT), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_taken(NPOLL_SEM_ARMED), NPOLL_SEM_ARMED);
+}
+
+/* The harvest relies on this: del_all + reverse gives arrival order. */
+static void ready_list_is_fifo(struct kunit *test)
+{
+	struct llist_node nodes[4], *n;
+	LLIST_HEAD(head);
+	int i;
+
+	for (i = 0; i < 4; i++)
+		llist_add(&nodes[i], &head);
+	n = llist_reverse_order(llist_del_all(&head));
+	for (i = 0; i < 4; i++, n = n->next)
+		KUNIT_EXPECT_PTR_EQ(test, n, &nodes[i]);
+	KUNIT_EXPECT_TRUE(test, llist_empty(&head));
+}
+
 static struct kunit_case npoll_sem_cases[] = {
 	KUNIT_CASE(sem_prepare_consumes_readiness),
 	KUNIT_CASE(sem_prepare_announces_waiter),
@@ -200,6 +325,24 @@ static struct kunit_suite npoll_sem_suite = {
 	.test_cases = npoll_sem_cases,
 };
 
+static struct kunit_case npoll_ready_list_cases[] = {
+	KUNIT_CASE(armed_ready_fires_ok),
+	KUNIT_CASE(armed_unblock_carries_outcome),
+	KUNIT_CASE(fired_is_decided_once),
+	KUNIT_CASE(armed_and_fired_are_busy),
+	KUNIT_CASE(harvest_keeps_later_readiness),
+	KUNIT_CASE(close_rewrites_undelivered_outcome),
+	KUNIT_CASE(consume_drops_readiness_after_event),
+	KUNIT_CASE(fired_encoding),
+	KUNIT_CASE(ready_list_is_fifo),
+	{}
+};
+
+static struct kunit_suite npoll_ready_list_suite = {
+	.name = "npoll_ready_list",
+	.test_cases = npoll_ready_list_cases,
+};
+
 static struct kunit_case npoll_deadline_cases[] = {
 	KUNIT_CASE(deadline_relative),
 	KUNIT_CASE(deadline_relative_saturates),
@@ -213,7 +356,8 @@ static struct kunit_suite npoll_deadline_suite = {
 	.test_cases = npoll_deadline_cases,
 };
 
-kunit_test_suites(&npoll_sem_suite, &npoll_deadline_suite);
+kunit_test_suites(&npoll_sem_suite, &npoll_deadline_suite,
+		  &npoll_ready_list_suite);
 
 MODULE_DESCRIPTION("KUnit suites for npoll's internals");
 MODULE_LICENSE("GPL");

@@ -44,6 +44,7 @@ struct npoll_poller *npoll_poller_alloc(void)
 	}
 	mutex_init(&p->lock);
 	xa_init_flags(&p->descs, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	npoll_sched_init(p);
 	return p;
 }
 
@@ -74,6 +75,8 @@ void npoll_poller_free(struct npoll_poller *p)
 		npoll_desc_put(d);
 	}
 	mutex_unlock(&p->lock);
+	/* Undelivered events hold the last references of their descriptors. */
+	npoll_sched_release(p);
 	rhashtable_destroy(&p->files);
 	xa_destroy(&p->descs);
 	mutex_destroy(&p->lock);

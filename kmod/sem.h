@@ -6,21 +6,32 @@
  *
  *   NPOLL_SEM_NIL    nothing pending, nobody waiting
  *   NPOLL_SEM_READY  readiness is pending; the next wait consumes it
- *   NPOLL_SEM_WAIT   a thread is about to park (it has not committed yet)
+ *   NPOLL_SEM_WAIT   a thread is about to park or arm (not committed yet)
+ *   NPOLL_SEM_ARMED  scheduler mode: the outcome goes to the ready list
+ *   FIRED(r[, R])    scheduler mode: outcome r is on the ready list and
+ *                    not harvested yet; R: readiness came since
  *   task pointer     that thread is parked (or about to sleep) on the mode
  *
  * Transitions (every arrow is one cmpxchg/xchg on the word):
  *
  *            ready                    prepare              commit
- *   NIL  ---------------> READY   NIL --------> WAIT  WAIT --------> task
+ *   NIL  ---------------> READY   NIL --------> WAIT  WAIT --------> task|ARMED
  *   WAIT|task --ready---> READY (+ wake task)
  *   WAIT|task --unblock-> NIL   (+ wake task)      (deadline, close)
- *   READY --consume-----> NIL                      (wait, reset)
+ *   ARMED --ready-------> FIRED(OK)      (+ queue the event)
+ *   ARMED --unblock-----> FIRED(r)       (+ queue the event; r: why)
+ *   FIRED(r) --ready----> FIRED(r, R)
+ *   FIRED(r[, R]) --close-------> FIRED(NPOLL_ERR_CLOSING[, R])
+ *   FIRED(r[, R]) --harvest-----> NIL [READY]
+ *   READY --consume-----> NIL, FIRED(r, R) --consume--> FIRED(r)
  *   any  ---finish------> NIL                      (the waiter, leaving)
  *
  * Only the waiter moves NIL->WAIT->task and takes the word back with
  * finish; wakers only ever replace WAIT/task, so a task pointer read by
- * a waker belongs to a thread that has not yet left its wait.  See
+ * a waker belongs to a thread that has not yet left its wait.  An armed
+ * mode has no thread: the waker that takes ARMED queues the event, and
+ * only the harvester takes the word out of FIRED, so there is one event
+ * per arm and a mode cannot be armed again before it is harvested.  See
  * Documentation/design.rst for the interleavings.
  *
  * The helpers here are pure functions of the word so that KUnit can
@@ -31,12 +42,18 @@
 
 #include <linux/atomic.h>
 #include <linux/compiler.h>
+#include <linux/bug.h>
 #include <linux/errno.h>
 #include <linux/npoll.h>
 
 #define NPOLL_SEM_NIL	0UL
 #define NPOLL_SEM_READY	1UL
 #define NPOLL_SEM_WAIT	2UL
+#define NPOLL_SEM_ARMED	3UL
+/* FIRED(r, R): NPOLL_SEM_FIRED | r << 1 | R; values 8 to 15. */
+#define NPOLL_SEM_FIRED		8UL
+#define NPOLL_SEM_FIRED_READY	1UL
+#define NPOLL_SEM_LAST		15UL
 
 /* Bits of the error summary (Go's pollInfo), see npoll_info_err(). */
 #define NPOLL_INFO_CLOSING	0x1U
@@ -69,49 +86,93 @@ static inline int npoll_info_err(unsigned int info, unsigned int mode)
 	return NPOLL_OK;
 }
 
-/* A waiter's word value above NPOLL_SEM_WAIT is its task_struct. */
+/* A waiter's word value above NPOLL_SEM_LAST is its task_struct. */
 static inline bool npoll_sem_is_task(unsigned long v)
 {
-	return v > NPOLL_SEM_WAIT;
+	return v > NPOLL_SEM_LAST;
+}
+
+static inline bool npoll_sem_is_fired(unsigned long v)
+{
+	return (v & ~7UL) == NPOLL_SEM_FIRED;
+}
+
+/* The word of an event with outcome @result (NPOLL_OK..NPOLL_ERR_*). */
+static inline unsigned long npoll_sem_fired(int result)
+{
+	return NPOLL_SEM_FIRED | ((unsigned long)result & 3) << 1;
+}
+
+/* The outcome an event word carries. */
+static inline int npoll_sem_fired_result(unsigned long v)
+{
+	return (v >> 1) & 3;
+}
+
+/* What a waker took out of a word: a task to wake or an armed waiter. */
+static inline unsigned long npoll_sem_taken(unsigned long old)
+{
+	return npoll_sem_is_task(old) || old == NPOLL_SEM_ARMED ?
+	       old : NPOLL_SEM_NIL;
 }
 
 /**
  * npoll_sem_ready() - signal readiness (netpollunblock with ioready)
  * @sem: the mode's word
  *
+ * An armed mode gets the event NPOLL_OK; readiness after that, until
+ * the event is harvested, is remembered in the event word.
+ *
  * Context: any, including hard interrupt.  Full barrier when it changes
  * the word.
- * Return: the parked task to wake, or NULL.
+ * Return: the parked task to wake, NPOLL_SEM_ARMED if the caller must
+ * queue the mode's event, or NPOLL_SEM_NIL.
  */
 static inline unsigned long npoll_sem_ready(unsigned long *sem)
 {
-	unsigned long old = READ_ONCE(*sem);
+	unsigned long old = READ_ONCE(*sem), new;
 
 	do {
 		if (old == NPOLL_SEM_READY)
 			return NPOLL_SEM_NIL;
-	} while (!try_cmpxchg(sem, &old, NPOLL_SEM_READY));
-	return npoll_sem_is_task(old) ? old : NPOLL_SEM_NIL;
+		if (npoll_sem_is_fired(old)) {
+			if (old & NPOLL_SEM_FIRED_READY)
+				return NPOLL_SEM_NIL;
+			new = old | NPOLL_SEM_FIRED_READY;
+		} else if (old == NPOLL_SEM_ARMED) {
+			new = npoll_sem_fired(NPOLL_OK);
+		} else {
+			new = NPOLL_SEM_READY;
+		}
+	} while (!try_cmpxchg(sem, &old, new));
+	return npoll_sem_taken(old);
 }
 
 /**
  * npoll_sem_unblock() - end a wait without readiness (deadline, close)
  * @sem: the mode's word
+ * @result: the outcome for an armed mode (NPOLL_ERR_TIMEOUT or
+ *          NPOLL_ERR_CLOSING)
  *
- * Pending readiness stays pending; only a waiter is removed.
+ * Pending readiness stays pending; only a waiter is removed.  An event
+ * already decided keeps its outcome.
  *
  * Context: any.  Full barrier when it changes the word.
- * Return: the parked task to wake, or NULL.
+ * Return: the parked task to wake, NPOLL_SEM_ARMED if the caller must
+ * queue the mode's event, or NPOLL_SEM_NIL.
  */
-static inline unsigned long npoll_sem_unblock(unsigned long *sem)
+static inline unsigned long npoll_sem_unblock(unsigned long *sem, int result)
 {
-	unsigned long old = READ_ONCE(*sem);
+	unsigned long old = READ_ONCE(*sem), new;
 
 	do {
-		if (old == NPOLL_SEM_READY || old == NPOLL_SEM_NIL)
+		if (old == NPOLL_SEM_READY || old == NPOLL_SEM_NIL ||
+		    npoll_sem_is_fired(old))
 			return NPOLL_SEM_NIL;
-	} while (!try_cmpxchg(sem, &old, NPOLL_SEM_NIL));
-	return npoll_sem_is_task(old) ? old : NPOLL_SEM_NIL;
+		new = old == NPOLL_SEM_ARMED ? npoll_sem_fired(result) :
+					       NPOLL_SEM_NIL;
+	} while (!try_cmpxchg(sem, &old, new));
+	return npoll_sem_taken(old);
 }
 
 /**
@@ -122,7 +183,8 @@ static inline unsigned long npoll_sem_unblock(unsigned long *sem)
  * barrier: it orders the store of WAIT before the waiter's load of the
  * error summary (pairs with smp_mb__after_atomic() in npoll_publish()).
  * Return: 1 readiness was consumed (READY->NIL), 0 the word is now WAIT
- * and the caller must finish it, -EBUSY another thread waits.
+ * and the caller must finish it, -EBUSY another thread waits, or the
+ * mode is armed, or its event is not harvested yet.
  */
 static inline int npoll_sem_prepare(unsigned long *sem)
 {
@@ -142,9 +204,9 @@ static inline int npoll_sem_prepare(unsigned long *sem)
 }
 
 /**
- * npoll_sem_commit() - the waiter commits to park (WAIT->task)
+ * npoll_sem_commit() - the waiter commits to park or arm (WAIT->task|ARMED)
  * @sem: the mode's word
- * @task: the waiter, as a word value
+ * @task: the waiter as a word value, or NPOLL_SEM_ARMED
  *
  * Return: true if committed; false if readiness or unblock replaced WAIT
  * first (then the waiter must not sleep).
@@ -173,9 +235,56 @@ static inline bool npoll_sem_finish(unsigned long *sem)
  */
 static inline void npoll_sem_consume(unsigned long *sem)
 {
-	unsigned long old = NPOLL_SEM_READY;
+	unsigned long old = READ_ONCE(*sem), new;
 
-	try_cmpxchg(sem, &old, NPOLL_SEM_NIL);
+	do {
+		if (old == NPOLL_SEM_READY)
+			new = NPOLL_SEM_NIL;
+		else if (npoll_sem_is_fired(old) &&
+			 (old & NPOLL_SEM_FIRED_READY))
+			new = old & ~NPOLL_SEM_FIRED_READY;
+		else
+			return;
+	} while (!try_cmpxchg(sem, &old, new));
+}
+
+/**
+ * npoll_sem_close_event() - turn an unharvested event into CLOSING
+ * @sem: the mode's word
+ *
+ * Context: the descriptor is closed; no waker can fire the mode again.
+ */
+static inline void npoll_sem_close_event(unsigned long *sem)
+{
+	unsigned long old = READ_ONCE(*sem), new;
+
+	do {
+		if (!npoll_sem_is_fired(old) ||
+		    npoll_sem_fired_result(old) == NPOLL_ERR_CLOSING)
+			return;
+		new = npoll_sem_fired(NPOLL_ERR_CLOSING) |
+		      (old & NPOLL_SEM_FIRED_READY);
+	} while (!try_cmpxchg(sem, &old, new));
+}
+
+/**
+ * npoll_sem_harvest() - the event is delivered: FIRED -> NIL or READY
+ * @sem: the mode's word, FIRED
+ *
+ * Context: the harvester that dequeued the mode's event.
+ * Return: the outcome the event carried at the transition.
+ */
+static inline int npoll_sem_harvest(unsigned long *sem)
+{
+	unsigned long old = READ_ONCE(*sem), new;
+
+	do {
+		if (WARN_ON_ONCE(!npoll_sem_is_fired(old)))
+			return NPOLL_ERR_CLOSING;
+		new = (old & NPOLL_SEM_FIRED_READY) ? NPOLL_SEM_READY :
+						      NPOLL_SEM_NIL;
+	} while (!try_cmpxchg(sem, &old, new));
+	return npoll_sem_fired_result(old);
 }
 
 #endif /* _NPOLL_SEM_H */
