@@ -172,7 +172,7 @@ struct fz_thread {
 	atomic_llong since;	/* CLOCK_MONOTONIC at call entry, 0 outside */
 	atomic_int cmd;
 	long calls;
-	char *rw;		/* [rw page][none page] for straddling args */
+	char *rw;		/* [rw page][guard page] for straddling args */
 	char *ro;		/* a page made read-only after filling */
 	_Alignas(64) char buf[512];
 	struct npoll_event ev[FZ_EVBUF];
@@ -194,6 +194,7 @@ struct fz_worker {
 };
 
 static struct fz_worker *W;
+static int saved_fd[FZ_NPOLLERS];	/* outside W: detects corruption */
 
 static const uintptr_t kernel_ptrs[] = {
 	0xffff888000000000UL,	/* direct map */
@@ -1009,6 +1010,18 @@ static void *watchdog(void *arg)
 	while (atomic_load(&w->stop) < 2) {
 		int64_t now = npoll_test_now();
 
+		for (i = 0; i < FZ_NPOLLERS; i++) {
+			if (w->pl[i].fd != saved_fd[i]) {
+				fz_fail(&sh->invariant, "worker %d: poller %d fd "
+					"%d became %d; threads in %s %s %s",
+					w->num, i, saved_fd[i], w->pl[i].fd,
+					cmd_name[atomic_load(&w->t[0].cmd)],
+					cmd_name[atomic_load(&w->t[1].cmd)],
+					cmd_name[atomic_load(&w->t[2].cmd)]);
+				_exit(3);
+			}
+		}
+
 		for (i = 0; i < FZ_THREADS; i++) {
 			int64_t s = atomic_load(&w->t[i].since);
 
@@ -1047,8 +1060,13 @@ static void worker_check(struct fz_worker *w, uint64_t *r)
 		struct fz_poller *p = &w->pl[i];
 		long believed = p->opens - p->closes;
 
-		if (poller_stats(p->fd, &st)) {
-			fz_fail(&sh->invariant, "worker %d: STATS failed", w->num);
+		int e = poller_stats(p->fd, &st);
+
+		if (e) {
+			fz_fail(&sh->invariant, "worker %d poller %d (fd %d, F_GETFD "
+				"%d, identify %d): STATS failed with %d", w->num, i,
+				p->fd, fcntl(p->fd, F_GETFD),
+				np_is_poll_descriptor(p->fd), e);
 			continue;
 		}
 		if ((long)st.descs != believed || p->nlive != believed)
@@ -1125,15 +1143,21 @@ static void worker_check(struct fz_worker *w, uint64_t *r)
 	atomic_fetch_add(&sh->checked, 1);
 }
 
+/*
+ * @n pages followed by a PROT_NONE guard page: an argument placed near
+ * the end of a region faults instead of reaching the next mapping.
+ */
 static void *map_pages(long n, int prot)
 {
-	void *m = mmap(NULL, n * W->pagesz, prot, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	char *m = mmap(NULL, (n + 1) * W->pagesz, prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (m == MAP_FAILED) {
 		perror("mmap");
 		_exit(2);
 	}
+	if (mprotect(m + n * W->pagesz, W->pagesz, PROT_NONE))
+		_exit(2);
 	return m;
 }
 
@@ -1148,6 +1172,8 @@ static void worker(int num, int shared_fd, uint64_t seed, long budget)
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sigaction(SIGUSR1, &sa, NULL);
+	/* Pokes may write to a pipe or socket whose other end was replaced. */
+	signal(SIGPIPE, SIG_IGN);
 	/* SIGUSR2 feeds the signalfd. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
@@ -1204,10 +1230,11 @@ static void worker(int num, int shared_fd, uint64_t seed, long budget)
 
 		t->idx = i;
 		t->rnd = xrnd(&r) | 1;
-		t->rw = map_pages(2, PROT_READ | PROT_WRITE);
-		mprotect(t->rw + W->pagesz, W->pagesz, PROT_NONE);
+		t->rw = map_pages(1, PROT_READ | PROT_WRITE);
 		t->ro = map_pages(1, PROT_READ);
 	}
+	for (i = 0; i < FZ_NPOLLERS; i++)
+		saved_fd[i] = W->pl[i].fd;
 	for (i = 0; i < FZ_THREADS; i++)
 		if (pthread_create(&W->t[i].th, NULL, fuzz_thread, &W->t[i]))
 			_exit(2);
