@@ -43,7 +43,10 @@ static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conn *conns;		/* under conns_lock */
 static struct gw_stats total;
 
-/* An epoll instance with @fd (edge-triggered) and the shutdown eventfd. */
+/*
+ * An epoll instance with @fd (@events, edge-triggered) and the shutdown
+ * eventfd (level-triggered).
+ */
 static int ep_create(int fd, uint32_t events)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = stop_fd };
@@ -115,12 +118,28 @@ static ssize_t ep_read(struct conn *c, void *buf, size_t len)
 	}
 }
 
-/* The whole buffer, waiting for room as needed (no write deadline). */
+/* Watch @c's socket for @events too (edge-triggered): 0 or -errno. */
+static int ep_watch(struct conn *c, uint32_t events)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLRDHUP | EPOLLET | events,
+		.data.fd = c->fd,
+	};
+
+	return epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev) ? -errno : 0;
+}
+
+/*
+ * The whole buffer, waiting for room as needed (no write deadline).
+ * The socket is watched for EPOLLOUT only while a write waits: else
+ * every ACK that frees send space would wake the thread's read waits.
+ */
 static ssize_t ep_write(struct conn *c, const void *buf, size_t len)
 {
+	bool watching = false;
 	size_t done = 0;
 	ssize_t n;
-	int r;
+	int r = 0;
 
 	while (done < len) {
 		n = write(c->fd, (const char *)buf + done, len - done);
@@ -130,13 +149,24 @@ static ssize_t ep_write(struct conn *c, const void *buf, size_t len)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n == 0 || errno != EAGAIN)
-			return done ? (ssize_t)done : (n ? -errno : -EIO);
+		if (n == 0 || errno != EAGAIN) {
+			r = n ? -errno : -EIO;
+			break;
+		}
+		if (!watching) {
+			r = ep_watch(c, EPOLLOUT);
+			if (r)
+				break;
+			watching = true;
+			continue;	/* room may have come meanwhile */
+		}
 		r = ep_wait(c->epfd, 0);
 		if (r)
-			return done ? (ssize_t)done : r;
+			break;
 	}
-	return (ssize_t)done;
+	if (watching)
+		ep_watch(c, 0);
+	return done ? (ssize_t)done : r;
 }
 
 /*
@@ -256,7 +286,7 @@ static bool start_session(int fd)
 		goto drop;
 	c->fd = fd;
 	gw_nodelay(fd);
-	c->epfd = ep_create(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+	c->epfd = ep_create(fd, EPOLLIN | EPOLLRDHUP);
 	if (c->epfd < 0) {
 		fprintf(stderr, PROG ": epoll: %s\n", strerror(-c->epfd));
 		goto drop;
