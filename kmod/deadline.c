@@ -14,6 +14,15 @@
  *
  * A deadline never fires early: the callback runs at or after the
  * expiry and checks "deadline <= now" against ktime_get() again.
+ *
+ * Lazy arming: setting a deadline stores it; the timer is armed only
+ * while a waiter (parked thread or armed mode) exists, by the setter if
+ * it sees one, else by the waiter itself before it commits
+ * (npoll_deadline_prepare_wait()).  Both run under @d->lock after the
+ * waiter's WAIT is stored, so one of them arms it.  Without a waiter an
+ * expiry only matters to the next check, which compares the stored
+ * deadline with the clock (npoll_deadline_check()).  A timer left queued
+ * for a deadline since changed fires and finds nothing due.
  */
 #include <linux/hrtimer.h>
 #include <linux/rcupdate.h>
@@ -51,6 +60,12 @@ static void npoll_deadline_apply(struct npoll_desc *d, u32 expired)
 				npoll_sem_unblock(&d->wg, NPOLL_ERR_TIMEOUT));
 }
 
+static bool npoll_desc_has_waiter(struct npoll_desc *d)
+{
+	return npoll_sem_has_waiter(READ_ONCE(d->rg)) ||
+	       npoll_sem_has_waiter(READ_ONCE(d->wg));
+}
+
 /* Arm the timer for the earliest pending deadline, or stop it. */
 static void npoll_deadline_rearm(struct npoll_desc *d)
 {
@@ -67,36 +82,45 @@ static void npoll_deadline_rearm(struct npoll_desc *d)
 	hrtimer_start(&d->timer, ns_to_ktime(next), HRTIMER_MODE_ABS_HARD);
 }
 
+/* Expire every mode whose deadline is due; @d->lock held. */
+static void npoll_deadline_expire(struct npoll_desc *d)
+{
+	s64 now = ktime_get_ns();
+	u32 expired = 0;
+
+	lockdep_assert_held(&d->lock);
+	if (d->rd > 0 && d->rd <= now) {
+		WRITE_ONCE(d->rd, NPOLL_DL_EXPIRED);
+		expired |= NPOLL_MODE_READ;
+	}
+	if (d->wd > 0 && d->wd <= now) {
+		WRITE_ONCE(d->wd, NPOLL_DL_EXPIRED);
+		expired |= NPOLL_MODE_WRITE;
+	}
+	if (expired)
+		npoll_deadline_apply(d, expired);
+}
+
 static enum hrtimer_restart npoll_deadline_fire(struct hrtimer *timer)
 {
 	struct npoll_desc *d = container_of(timer, struct npoll_desc, timer);
 	enum hrtimer_restart ret = HRTIMER_NORESTART;
 	unsigned long flags;
-	u32 expired = 0;
-	s64 now, next;
+	s64 next;
 
 	rcu_read_lock();
 	spin_lock_irqsave(&d->lock, flags);
 	if (atomic_read(&d->info) & NPOLL_INFO_CLOSING)
 		goto out;
-	now = ktime_get_ns();
-	if (d->rd > 0 && d->rd <= now) {
-		d->rd = NPOLL_DL_EXPIRED;
-		expired |= NPOLL_MODE_READ;
-	}
-	if (d->wd > 0 && d->wd <= now) {
-		d->wd = NPOLL_DL_EXPIRED;
-		expired |= NPOLL_MODE_WRITE;
-	}
-	if (expired)
-		npoll_deadline_apply(d, expired);
+	npoll_deadline_expire(d);
 	next = npoll_deadline_next(d->rd, d->wd);
 	/*
 	 * If a deadline change re-armed the timer while this callback
 	 * waited for the lock, the timer is queued again for the right
-	 * time: changing its expiry now would corrupt the queue.
+	 * time: changing its expiry now would corrupt the queue.  With no
+	 * waiter left the timer stays off (lazy arming).
 	 */
-	if (next && !hrtimer_is_queued(timer)) {
+	if (next && !hrtimer_is_queued(timer) && npoll_desc_has_waiter(d)) {
 		hrtimer_set_expires(timer, ns_to_ktime(next));
 		ret = HRTIMER_RESTART;
 	}
@@ -117,11 +141,78 @@ void npoll_deadline_init(struct npoll_desc *d)
 }
 
 /**
+ * npoll_deadline_prepare_wait() - a waiter is about to commit
+ * @d: descriptor; the caller's mode word is WAIT
+ *
+ * Expires what is due and arms the timer for the pending deadlines.
+ *
+ * Context: process; takes @d->lock if a deadline is set.
+ */
+void npoll_deadline_prepare_wait(struct npoll_desc *d)
+{
+	unsigned long flags;
+
+	if (READ_ONCE(d->rd) <= 0 && READ_ONCE(d->wd) <= 0)
+		return;
+	rcu_read_lock();
+	spin_lock_irqsave(&d->lock, flags);
+	if (!(atomic_read(&d->info) & NPOLL_INFO_CLOSING)) {
+		npoll_deadline_expire(d);
+		npoll_deadline_rearm(d);
+	}
+	spin_unlock_irqrestore(&d->lock, flags);
+	rcu_read_unlock();
+}
+
+/**
+ * npoll_deadline_check() - expire @mode's deadline if it is due
+ * @d: descriptor
+ * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ *
+ * For the error checks: with lazy arming no timer may have marked a
+ * deadline that passed while nobody waited.
+ *
+ * Context: any process context.
+ */
+void npoll_deadline_check(struct npoll_desc *d, u32 mode)
+{
+	s64 dl = mode == NPOLL_MODE_READ ? READ_ONCE(d->rd) : READ_ONCE(d->wd);
+	unsigned long flags;
+
+	if (dl <= 0 || dl > ktime_get_ns())
+		return;
+	rcu_read_lock();
+	spin_lock_irqsave(&d->lock, flags);
+	if (!(atomic_read(&d->info) & NPOLL_INFO_CLOSING))
+		npoll_deadline_expire(d);
+	spin_unlock_irqrestore(&d->lock, flags);
+	rcu_read_unlock();
+}
+
+/* Keep only the modes whose last applied sequence is older than @seq. */
+static u32 npoll_deadline_newer(struct npoll_desc *d, u32 mode, u32 seq)
+{
+	lockdep_assert_held(&d->lock);
+	if ((mode & NPOLL_MODE_READ) && (s32)(seq - d->rseq) > 0)
+		d->rseq = seq;
+	else
+		mode &= ~NPOLL_MODE_READ;
+	if ((mode & NPOLL_MODE_WRITE) && (s32)(seq - d->wseq) > 0)
+		d->wseq = seq;
+	else
+		mode &= ~NPOLL_MODE_WRITE;
+	return mode;
+}
+
+/**
  * npoll_desc_set_deadline() - pollSetDeadline
  * @d: descriptor
  * @deadline: relative or absolute, see struct npoll_deadline_args
  * @mode: NPOLL_MODE_READ, NPOLL_MODE_WRITE or NPOLL_MODE_RW
- * @absolute: @deadline is CLOCK_MONOTONIC ns
+ * @flags: NPOLL_DEADLINE_ABS (@deadline is CLOCK_MONOTONIC ns) and
+ *         NPOLL_DEADLINE_SEQ (apply only to modes whose last applied
+ *         sequence is older than @seq)
+ * @seq: see @flags
  *
  * A deadline moved into the past wakes the mode's waiter with
  * NPOLL_ERR_TIMEOUT; one extended or cleared leaves it parked.  After
@@ -131,28 +222,34 @@ void npoll_deadline_init(struct npoll_desc *d)
  * Return: 0.
  */
 int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
-			    bool absolute)
+			    u32 flags, u32 seq)
 {
 	s64 now = ktime_get_ns();
-	s64 when = absolute ? npoll_deadline_abs(now, deadline) :
-			      npoll_deadline_rel(now, deadline);
-	unsigned long flags;
+	s64 when = (flags & NPOLL_DEADLINE_ABS) ?
+		   npoll_deadline_abs(now, deadline) :
+		   npoll_deadline_rel(now, deadline);
+	unsigned long irqflags;
 	u32 expired = 0;
 
 	rcu_read_lock();
-	spin_lock_irqsave(&d->lock, flags);
+	spin_lock_irqsave(&d->lock, irqflags);
 	if (atomic_read(&d->info) & NPOLL_INFO_CLOSING)
 		goto out;
+	if (flags & NPOLL_DEADLINE_SEQ)
+		mode = npoll_deadline_newer(d, mode, seq);
+	if (!mode)
+		goto out;
 	if (mode & NPOLL_MODE_READ)
-		d->rd = when;
+		WRITE_ONCE(d->rd, when);
 	if (mode & NPOLL_MODE_WRITE)
-		d->wd = when;
+		WRITE_ONCE(d->wd, when);
 	if (when < 0)
 		expired = mode;
 	npoll_deadline_apply(d, expired);
-	npoll_deadline_rearm(d);
+	if (npoll_desc_has_waiter(d))
+		npoll_deadline_rearm(d);
 out:
-	spin_unlock_irqrestore(&d->lock, flags);
+	spin_unlock_irqrestore(&d->lock, irqflags);
 	rcu_read_unlock();
 	return 0;
 }

@@ -105,8 +105,11 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p,
 	spin_lock_init(&d->lock);
 	d->rd = 0;
 	d->wd = 0;
+	d->rseq = 0;
+	d->wseq = 0;
 	npoll_deadline_init(d);
-	memset(d->hooks, 0, sizeof(d->hooks));
+	memset(&d->hook, 0, sizeof(d->hook));
+	d->hook2 = NULL;
 	d->ev[0].mode = NPOLL_MODE_READ;
 	d->ev[1].mode = NPOLL_MODE_WRITE;
 	/* Pairs with smp_rmb() in npoll_desc_get(). */
@@ -217,6 +220,21 @@ void npoll_desc_unblock(struct npoll_desc *d)
 }
 
 /**
+ * npoll_desc_detach() - mark closed: closing, and no longer registered
+ * @d: descriptor
+ *
+ * Wakes every waiter, canceled ones included.  Called under the poller's
+ * mutex when the descriptor leaves the table, so a registration of the
+ * same file that follows does not count it as a duplicate.
+ *
+ * Context: process; takes @d->lock.
+ */
+void npoll_desc_detach(struct npoll_desc *d)
+{
+	npoll_desc_set_and_wake(d, NPOLL_INFO_CLOSING | NPOLL_INFO_DETACHED);
+}
+
+/**
  * npoll_desc_teardown() - detach a descriptor from the world
  * @d: descriptor, already out of its poller's table
  *
@@ -230,7 +248,7 @@ void npoll_desc_unblock(struct npoll_desc *d)
 void npoll_desc_teardown(struct npoll_desc *d)
 {
 	/* No readiness can come after this: end canceled waits too. */
-	npoll_desc_set_and_wake(d, NPOLL_INFO_CLOSING | NPOLL_INFO_DETACHED);
+	npoll_desc_detach(d);
 	npoll_hook_unregister(d);
 	hrtimer_cancel(&d->timer);
 	/* No waker runs any more: no outcome can be decided after this. */
@@ -270,6 +288,12 @@ unsigned long *npoll_sem_of(struct npoll_desc *d, u32 mode)
 
 static int npoll_checkerr(struct npoll_desc *d, u32 mode)
 {
+	int err = npoll_info_err(atomic_read(&d->info), mode);
+
+	if (err == NPOLL_ERR_CLOSING || err == NPOLL_ERR_TIMEOUT)
+		return err;
+	/* A deadline that passed with no timer armed (lazy arming). */
+	npoll_deadline_check(d, mode);
 	return npoll_info_err(atomic_read(&d->info), mode);
 }
 
@@ -308,6 +332,8 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 	ret = npoll_sem_prepare(sem);
 	if (ret)
 		return ret;
+	if (!canceled)
+		npoll_deadline_prepare_wait(d);
 
 	/* The word is WAIT; the NIL->WAIT cmpxchg ordered it before this. */
 	if (canceled ? !(atomic_read(&d->info) & NPOLL_INFO_DETACHED) :
@@ -402,6 +428,7 @@ int npoll_desc_arm(struct npoll_desc *d, u32 mode)
 		ret = npoll_sem_prepare(sem);
 		if (ret)
 			return ret > 0 ? NPOLL_OK : ret;
+		npoll_deadline_prepare_wait(d);
 		if (!npoll_checkerr(d, mode)) {
 			/* Counted first: the waker that takes ARMED uncounts it. */
 			atomic_inc(narmed);

@@ -5,8 +5,16 @@
  * Registration calls vfs_poll() with npoll's own poll_table: the file's
  * poll method hands each of its wait-queue heads to npoll_queue_proc(),
  * which puts one of the descriptor's entries on it (up to two heads, as
- * AF_UNIX datagram sockets use).  From then on every wake-up of those
- * queues calls npoll_wake_fn() with the event mask as key.
+ * AF_UNIX datagram sockets use; the second entry is allocated only for
+ * such files).  From then on every wake-up of those queues calls
+ * npoll_wake_fn() with the event mask as key.
+ *
+ * Duplicates: the entry is added under the queue's lock after a walk of
+ * the queue for an entry of the same poller, as the file's own list of
+ * watchers.  Registrations of one poller are serialized by its mutex,
+ * and a descriptor being closed is marked DETACHED under that mutex
+ * before it leaves the poller's table, so the walk finds exactly the
+ * live registrations: no per-poller hash of files is needed.
  *
  * POLLFREE: a queue that is about to be freed while still in use
  * (signalfd's sighand, binder) is woken with POLLFREE.  The callback then
@@ -21,9 +29,11 @@
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
+#include <linux/slab.h>
 #include <linux/wait.h>
 
 #include "npoll.h"
+#include "sem.h"
 
 struct npoll_ptqueue {
 	poll_table pt;
@@ -50,21 +60,65 @@ static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode,
 	return 0;
 }
 
+/* Is a live descriptor of @p on @whead?  Called with the queue's lock. */
+static bool npoll_queue_has_poller(wait_queue_head_t *whead,
+				   struct npoll_poller *p)
+{
+	wait_queue_entry_t *w;
+	struct npoll_desc *o;
+
+	lockdep_assert_held(&whead->lock);
+	list_for_each_entry(w, &whead->head, entry) {
+		if (w->func != npoll_wake_fn)
+			continue;
+		o = w->private;
+		if (o->poller == p &&
+		    !(atomic_read(&o->info) & NPOLL_INFO_DETACHED))
+			return true;
+	}
+	return false;
+}
+
 static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 			     poll_table *pt)
 {
 	struct npoll_ptqueue *q = container_of(pt, struct npoll_ptqueue, pt);
+	struct npoll_desc *d = q->desc;
 	struct npoll_hook *hook;
+	unsigned long flags;
 
+	if (q->error)
+		return;
 	if (q->nhooks >= NPOLL_MAX_HOOKS) {
 		q->error = -EPERM;
 		return;
 	}
-	hook = &q->desc->hooks[q->nhooks++];
+	if (q->nhooks == 0) {
+		hook = &d->hook;
+	} else {
+		hook = kzalloc(sizeof(*hook), GFP_KERNEL_ACCOUNT);
+		if (!hook) {
+			q->error = -ENOMEM;
+			return;
+		}
+	}
 	init_waitqueue_func_entry(&hook->wait, npoll_wake_fn);
-	hook->wait.private = q->desc;
+	hook->wait.private = d;
+
+	spin_lock_irqsave(&whead->lock, flags);
+	if (npoll_queue_has_poller(whead, d->poller)) {
+		spin_unlock_irqrestore(&whead->lock, flags);
+		q->error = -EEXIST;
+		if (hook != &d->hook)
+			kfree(hook);
+		return;
+	}
 	hook->whead = whead;
-	add_wait_queue(whead, &hook->wait);
+	__add_wait_queue(whead, &hook->wait);
+	spin_unlock_irqrestore(&whead->lock, flags);
+	if (hook != &d->hook)
+		d->hook2 = hook;
+	q->nhooks++;
 }
 
 /**
@@ -75,7 +129,8 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
  *
  * Context: process, may sleep (the file's poll method).
  * Return: 0; -EPERM if the file uses more wait-queue heads than npoll
- * supports (nothing stays hooked then).
+ * supports; -EEXIST the file is registered with this poller already;
+ * -ENOMEM.  Nothing stays hooked on failure.
  */
 int npoll_hook_register(struct npoll_desc *d)
 {
@@ -94,6 +149,18 @@ int npoll_hook_register(struct npoll_desc *d)
 	return 0;
 }
 
+static void npoll_hook_remove(struct npoll_hook *hook)
+{
+	wait_queue_head_t *whead;
+
+	rcu_read_lock();
+	/* Pairs with smp_store_release() in npoll_wake_fn(). */
+	whead = smp_load_acquire(&hook->whead);
+	if (whead)
+		remove_wait_queue(whead, &hook->wait);
+	rcu_read_unlock();
+}
+
 /**
  * npoll_hook_unregister() - take a descriptor off its file's queues
  * @d: descriptor
@@ -104,15 +171,11 @@ int npoll_hook_register(struct npoll_desc *d)
  */
 void npoll_hook_unregister(struct npoll_desc *d)
 {
-	wait_queue_head_t *whead;
-	int i;
-
-	for (i = 0; i < NPOLL_MAX_HOOKS; i++) {
-		rcu_read_lock();
-		/* Pairs with smp_store_release() in npoll_wake_fn(). */
-		whead = smp_load_acquire(&d->hooks[i].whead);
-		if (whead)
-			remove_wait_queue(whead, &d->hooks[i].wait);
-		rcu_read_unlock();
+	npoll_hook_remove(&d->hook);
+	if (d->hook2) {
+		npoll_hook_remove(d->hook2);
+		/* Off its queue, or POLLFREE made its last access. */
+		kfree(d->hook2);
+		d->hook2 = NULL;
 	}
 }

@@ -134,14 +134,41 @@ static long npoll_ioctl_set_deadline(struct npoll_poller *p,
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if ((a.flags & ~NPOLL_DEADLINE_ABS) || a.reserved || !a.mode ||
-	    (a.mode & ~NPOLL_MODE_RW))
+	if ((a.flags & ~(NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ)) ||
+	    a.reserved || (a.seq && !(a.flags & NPOLL_DEADLINE_SEQ)) ||
+	    !a.mode || (a.mode & ~NPOLL_MODE_RW))
 		return -EINVAL;
 	d = npoll_desc_get(p, a.handle);
 	if (!d)
 		return -EBADF;
-	ret = npoll_desc_set_deadline(d, a.deadline, a.mode,
-				      a.flags & NPOLL_DEADLINE_ABS);
+	ret = npoll_desc_set_deadline(d, a.deadline, a.mode, a.flags, a.seq);
+	npoll_desc_put(d);
+	return ret;
+}
+
+static long npoll_ioctl_io(struct npoll_poller *p,
+			   struct npoll_io_args __user *uarg)
+{
+	struct npoll_io_args a;
+	struct npoll_desc *d;
+	long ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if ((a.flags & ~NPOLL_IO_DEADLINE) || a.reserved ||
+	    (!(a.flags & NPOLL_IO_DEADLINE) && (a.deadline || a.seq)) ||
+	    !npoll_mode_is_one(a.mode))
+		return -EINVAL;
+	d = npoll_desc_get(p, a.handle);
+	if (!d)
+		return -EBADF;
+	if (a.flags & NPOLL_IO_DEADLINE)
+		npoll_desc_set_deadline(d, a.deadline, a.mode,
+					NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ,
+					a.seq);
+	/* As read(2) and write(2): a shorter transfer, not an error. */
+	ret = npoll_desc_io(d, a.mode, u64_to_user_ptr(a.buf),
+			    min_t(u64, a.len, MAX_RW_COUNT));
 	npoll_desc_put(d);
 	return ret;
 }
@@ -203,6 +230,8 @@ static long npoll_ioctl(struct file *file, unsigned int cmd,
 	case NPOLL_IOC_BREAK:
 		npoll_poller_break(p);
 		return 0;
+	case NPOLL_IOC_IO:
+		return npoll_ioctl_io(p, uarg);
 	case NPOLL_IOC_SET_DEADLINE:
 		return npoll_ioctl_set_deadline(p, uarg);
 	case NPOLL_IOC_STATS:

@@ -16,7 +16,6 @@
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
-#include <linux/rhashtable-types.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -62,14 +61,17 @@ struct npoll_evlink {
  * @poller: owner; constant while @ref > 0
  * @file:   the registered file, pinned until the descriptor is freed
  * @user:   user cookie
- * @lock:   protects @rd, @wd, the arming of @timer and the closing and
- *          expired bits of @info.  Taken from the timer's hard-irq
- *          callback, so always with interrupts disabled.
+ * @lock:   protects @rd, @wd, @rseq, @wseq, the arming of @timer and the
+ *          closing and expired bits of @info.  Taken from the timer's
+ *          hard-irq callback, so always with interrupts disabled.
+ * @rseq:   sequence of the last ordered read deadline change
+ * @wseq:   sequence of the last ordered write deadline change
  * @rd:     read deadline (kmod/deadline.h encoding)
  * @wd:     write deadline
  * @timer:  fires at the earliest pending deadline
- * @node:   in the poller's file hash (duplicate registrations)
- * @hooks:  wait-queue entries on the file's queues
+ * @hook:   entry on the file's (first) wait queue
+ * @hook2:  entry on a second queue, for the rare file that has two
+ *          (AF_UNIX datagram); NULL otherwise
  * @ev:     ready-list links of the read and the write mode; a queued
  *          link holds a reference
  *
@@ -88,21 +90,22 @@ struct npoll_desc {
 	struct file *file;
 	u64 user;
 	spinlock_t lock;
+	u32 rseq;
+	u32 wseq;
 	s64 rd;
 	s64 wd;
 	struct hrtimer timer;
-	struct rhash_head node;
-	struct npoll_hook hooks[NPOLL_MAX_HOOKS];
+	struct npoll_hook hook;
+	struct npoll_hook *hook2;
 	struct npoll_evlink ev[2];
 };
 
 /**
  * struct npoll_poller - one open() of /dev/netpoll
  * @lock:       serializes registration and deregistration; protects
- *              @files, @next_index, @next_gen and the table's contents
+ *              @next_index, @next_gen and the table's contents
  *              (readers of @descs use RCU)
  * @descs:      table index -> descriptor
- * @files:      file -> descriptor, to refuse duplicates
  * @next_index: cursor for cyclic index allocation
  * @next_gen:   generation of the last handle issued
  * @ndescs:     descriptors in the table
@@ -120,7 +123,6 @@ struct npoll_desc {
 struct npoll_poller {
 	struct mutex lock;
 	struct xarray descs;
-	struct rhashtable files;
 	u32 next_index;
 	u32 next_gen;
 	atomic_t ndescs;
@@ -155,6 +157,7 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p,
 void npoll_desc_put(struct npoll_desc *d);
 void npoll_desc_teardown(struct npoll_desc *d);
 void npoll_desc_unblock(struct npoll_desc *d);
+void npoll_desc_detach(struct npoll_desc *d);
 void npoll_desc_ready(struct npoll_desc *d, __poll_t mask);
 int npoll_desc_reset(struct npoll_desc *d, u32 mode);
 int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled);
@@ -176,7 +179,13 @@ void npoll_poller_break(struct npoll_poller *p);
 /* deadline.c */
 void npoll_deadline_init(struct npoll_desc *d);
 int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
-			    bool absolute);
+			    u32 flags, u32 seq);
+void npoll_deadline_prepare_wait(struct npoll_desc *d);
+void npoll_deadline_check(struct npoll_desc *d, u32 mode);
+
+/* io.c */
+long npoll_desc_io(struct npoll_desc *d, u32 mode, void __user *buf,
+		   size_t len);
 
 /* hook.c */
 int npoll_hook_register(struct npoll_desc *d);

@@ -12,18 +12,10 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
-#include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
 #include "npoll.h"
-
-static const struct rhashtable_params npoll_files_params = {
-	.key_len	= sizeof(struct file *),
-	.key_offset	= offsetof(struct npoll_desc, file),
-	.head_offset	= offsetof(struct npoll_desc, node),
-	.automatic_shrinking = true,
-};
 
 /**
  * npoll_poller_alloc() - a new, empty poller
@@ -38,10 +30,6 @@ struct npoll_poller *npoll_poller_alloc(void)
 	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	if (!p)
 		return NULL;
-	if (rhashtable_init(&p->files, &npoll_files_params)) {
-		kfree(p);
-		return NULL;
-	}
 	mutex_init(&p->lock);
 	xa_init_flags(&p->descs, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	npoll_sched_init(p);
@@ -53,8 +41,9 @@ static void __npoll_poller_remove(struct npoll_poller *p, struct npoll_desc *d)
 {
 	lockdep_assert_held(&p->lock);
 	xa_erase(&p->descs, lower_32_bits(d->handle));
-	rhashtable_remove_fast(&p->files, &d->node, npoll_files_params);
 	atomic_dec(&p->ndescs);
+	/* Before a registration of the same file can look for it. */
+	npoll_desc_detach(d);
 }
 
 /**
@@ -77,7 +66,6 @@ void npoll_poller_free(struct npoll_poller *p)
 	mutex_unlock(&p->lock);
 	/* Undelivered events hold the last references of their descriptors. */
 	npoll_sched_release(p);
-	rhashtable_destroy(&p->files);
 	xa_destroy(&p->descs);
 	mutex_destroy(&p->lock);
 	kfree(p);
@@ -125,17 +113,13 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 		ret = -EMFILE;
 		goto out_unlock;
 	}
-	ret = rhashtable_lookup_insert_fast(&p->files, &d->node,
-					    npoll_files_params);
-	if (ret)
-		goto out_unlock;
 	/* Reserve the slot; it reads as empty until xa_store() below. */
 	ret = xa_alloc_cyclic(&p->descs, &index, NULL, XA_LIMIT(1, U32_MAX),
 			      &p->next_index, GFP_KERNEL_ACCOUNT);
 	if (ret < 0) {
 		if (ret == -EBUSY)
 			ret = -EMFILE;
-		goto out_remove_file;
+		goto out_unlock;
 	}
 	gen = ++p->next_gen;
 	if (!gen)
@@ -163,8 +147,6 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 
 out_release_index:
 	xa_erase(&p->descs, index);
-out_remove_file:
-	rhashtable_remove_fast(&p->files, &d->node, npoll_files_params);
 out_unlock:
 	mutex_unlock(&p->lock);
 	npoll_desc_put(d);

@@ -109,6 +109,13 @@ static inline int npoll_sem_fired_result(unsigned long v)
 	return (v >> 1) & 3;
 }
 
+/* Does the word name a waiter: one about to park or arm, parked, armed? */
+static inline bool npoll_sem_has_waiter(unsigned long v)
+{
+	return v == NPOLL_SEM_WAIT || v == NPOLL_SEM_ARMED ||
+	       npoll_sem_is_task(v);
+}
+
 /* What a waker took out of a word: a task to wake or an armed waiter. */
 static inline unsigned long npoll_sem_taken(unsigned long old)
 {

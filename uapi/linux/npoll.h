@@ -82,6 +82,12 @@ struct npoll_wait_args {
 
 /* NPOLL_IOC_SET_DEADLINE flag: @deadline is absolute CLOCK_MONOTONIC ns. */
 #define NPOLL_DEADLINE_ABS	(1U << 0)
+/*
+ * NPOLL_IOC_SET_DEADLINE flag: apply only if @seq is newer (modulo 2^32)
+ * than the last sequence applied to the mode, then remember it.  Lets a
+ * caller that defers deadline changes order them (see NPOLL_IOC_IO).
+ */
+#define NPOLL_DEADLINE_SEQ	(1U << 1)
 
 /**
  * struct npoll_deadline_args - NPOLL_IOC_SET_DEADLINE
@@ -90,7 +96,9 @@ struct npoll_wait_args {
  *            absolute (NPOLL_DEADLINE_ABS): CLOCK_MONOTONIC ns,
  *            0 none, <= now expired
  * @mode:     NPOLL_MODE_READ, NPOLL_MODE_WRITE or NPOLL_MODE_RW
- * @flags:    NPOLL_DEADLINE_ABS or 0
+ * @flags:    NPOLL_DEADLINE_ABS, NPOLL_DEADLINE_SEQ or 0
+ * @seq:      with NPOLL_DEADLINE_SEQ, the change's sequence number;
+ *            else must be 0
  * @reserved: must be 0
  */
 struct npoll_deadline_args {
@@ -98,7 +106,8 @@ struct npoll_deadline_args {
 	__s64 deadline;
 	__u32 mode;
 	__u32 flags;
-	__u64 reserved;
+	__u32 seq;
+	__u32 reserved;
 };
 
 /**
@@ -131,6 +140,42 @@ struct npoll_poll_args {
 	__u32 flags;
 	__s64 timeout_ns;
 	__u64 reserved;
+};
+
+/* NPOLL_IOC_IO flag: first apply @deadline (absolute) with @seq. */
+#define NPOLL_IO_DEADLINE	(1U << 0)
+
+/**
+ * struct npoll_io_args - NPOLL_IOC_IO: Go's FD.Read / FD.Write in one call
+ * @handle:   descriptor, registered on a socket
+ * @mode:     NPOLL_MODE_READ: receive into @buf; NPOLL_MODE_WRITE: send
+ *            from @buf
+ * @flags:    NPOLL_IO_DEADLINE or 0
+ * @buf:      user address of the buffer
+ * @len:      its length
+ * @deadline: with NPOLL_IO_DEADLINE: the mode's new deadline, absolute
+ *            CLOCK_MONOTONIC ns (0 none, <= now expired), applied as
+ *            NPOLL_IOC_SET_DEADLINE with NPOLL_DEADLINE_SEQ would; else 0
+ * @seq:      with NPOLL_IO_DEADLINE: the change's sequence number; else 0
+ * @reserved: must be 0
+ *
+ * Returns the mode's error at once if one applies (even when data is
+ * ready); else drops pending readiness and transfers once without
+ * blocking; on EAGAIN waits for readiness and retries.  The ioctl
+ * returns the number of bytes transferred (a send may be partial; it
+ * never raises SIGPIPE), or fails with ETIMEDOUT (deadline), ECANCELED
+ * (unblock or close), EIO (error event, read only), EOPNOTSUPP (not a
+ * socket: use read/write with NPOLL_IOC_WAIT), or the socket's error.
+ */
+struct npoll_io_args {
+	__u64 handle;
+	__u32 mode;
+	__u32 flags;
+	__u64 buf;
+	__u64 len;
+	__s64 deadline;
+	__u32 seq;
+	__u32 reserved;
 };
 
 /* Most events one NPOLL_IOC_POLL returns. */
@@ -178,5 +223,6 @@ struct npoll_identify {
 #define NPOLL_IOC_POLL		_IOW(NPOLL_IOC_MAGIC, 0x0a, struct npoll_poll_args)
 /* Wake a blocked NPOLL_IOC_POLL, or make the next blocking one return at once. */
 #define NPOLL_IOC_BREAK		_IO(NPOLL_IOC_MAGIC, 0x0b)
+#define NPOLL_IOC_IO		_IOW(NPOLL_IOC_MAGIC, 0x0c, struct npoll_io_args)
 
 #endif /* _UAPI_LINUX_NPOLL_H */

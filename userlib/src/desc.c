@@ -21,7 +21,10 @@
  * is reported as closing.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -43,6 +46,7 @@ void np__desc_put(struct np_desc *pd)
 
 	if (atomic_fetch_sub(&pd->refs, 1) != 1)
 		return;
+	pthread_mutex_destroy(&pd->dlock);
 	pthread_mutex_destroy(&pd->wlock);
 	pthread_mutex_destroy(&pd->rlock);
 	free(pd);
@@ -122,9 +126,19 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	ret = -pthread_mutex_init(&pd->wlock, NULL);
 	if (ret)
 		goto out_destroy_rlock;
+	ret = -pthread_mutex_init(&pd->dlock, NULL);
+	if (ret)
+		goto out_destroy_wlock;
 	ret = np__ioctl(p->fd, NPOLL_IOC_OPEN, &a);
 	if (ret < 0)
-		goto out_destroy_wlock;
+		goto out_destroy_dlock;
+	{
+		struct stat st;
+
+		pd->sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	}
+	for (int m = 0; m < 2; m++)
+		atomic_init(&pd->dl[m].busy, 0);
 
 	pd->poller = p;
 	pd->fd = fd;
@@ -137,6 +151,8 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	*out = pd;
 	return 0;
 
+out_destroy_dlock:
+	pthread_mutex_destroy(&pd->dlock);
 out_destroy_wlock:
 	pthread_mutex_destroy(&pd->wlock);
 out_destroy_rlock:
@@ -186,6 +202,37 @@ int np_unblock(np_desc *pd)
 	return desc_call(pd, NPOLL_IOC_UNBLOCK, &a, 0);
 }
 
+static bool mode_is_one(int mode)
+{
+	return mode == NP_READ || mode == NP_WRITE;
+}
+
+/*
+ * A call of @mode with a reference held: give the kernel the deadline
+ * change it has not seen yet, then issue @cmd.
+ */
+static int desc_mode_call(struct np_desc *pd, int mode, unsigned long cmd,
+			  uint32_t flags, bool arm)
+{
+	struct npoll_wait_args a = {
+		.handle = pd->handle,
+		.mode = (__u32)mode,
+		.flags = flags,
+	};
+	struct np_dl_take t;
+	int ret;
+
+	if (!mode_is_one(mode))
+		return -EINVAL;
+	np__dl_enter(pd, mode, arm);
+	np__dl_take(pd, mode, &t);
+	ret = np__dl_apply(pd, mode, &t);
+	if (ret == 0)
+		ret = desc_ioctl(pd, cmd, &a, NP_ERR_CLOSING);
+	np__dl_leave(pd, mode);
+	return ret;
+}
+
 int np_reset(np_desc *pd, int mode)
 {
 	int ret;
@@ -194,7 +241,7 @@ int np_reset(np_desc *pd, int mode)
 		return -EINVAL;
 	if (!np__desc_get(pd))
 		return NP_ERR_CLOSING;
-	ret = np__reset(pd, mode);
+	ret = desc_mode_call(pd, mode, NPOLL_IOC_RESET, 0, false);
 	np__desc_put(pd);
 	return ret;
 }
@@ -207,7 +254,7 @@ static int desc_wait(np_desc *pd, int mode, uint32_t flags)
 		return -EINVAL;
 	if (!np__desc_get(pd))
 		return NP_ERR_CLOSING;
-	ret = np__wait(pd, mode, flags);
+	ret = desc_mode_call(pd, mode, NPOLL_IOC_WAIT, flags, false);
 	np__desc_put(pd);
 	return ret;
 }
@@ -228,42 +275,148 @@ int np_wait_canceled(np_desc *pd, int mode)
  */
 int np_arm(np_desc *pd, int mode)
 {
-	struct npoll_wait_args a;
+	int ret;
 
 	if (!pd)
 		return -EINVAL;
-	a = (struct npoll_wait_args){
+	if (!np__desc_get(pd))
+		return NP_ERR_CLOSING;
+	ret = desc_mode_call(pd, mode, NPOLL_IOC_ARM, 0, true);
+	np__desc_put(pd);
+	return ret;
+}
+
+/*
+ * Deadlines, deferred.  A deadline change that no waiter of the mode can
+ * observe yet is kept here and handed to the kernel by the next call of
+ * the mode (NPOLL_IOC_IO carries it, other calls apply it first), so
+ * re-arming a deadline before each read costs no system call.  A change
+ * goes to the kernel at once when a call of the mode is in progress (it
+ * may be parked and must see the change) or once the mode has been armed
+ * (an armed mode has no call in progress to carry it).
+ *
+ * Ordering: a call counts itself in @busy and then takes the pending
+ * change under @dlock; a change is stored under @dlock and then sent if
+ * @busy is set.  A call that took an older change may reach the kernel
+ * after a newer one sent at once: every change carries a sequence number
+ * and the kernel ignores one older than the last it applied.
+ */
+void np__dl_enter(struct np_desc *pd, int mode, bool arm)
+{
+	struct np_dl *dl = &pd->dl[mode - 1];
+
+	atomic_fetch_add(&dl->busy, 1);
+	if (arm && !dl->eager) {
+		pthread_mutex_lock(&pd->dlock);
+		dl->eager = true;
+		pthread_mutex_unlock(&pd->dlock);
+	}
+}
+
+void np__dl_leave(struct np_desc *pd, int mode)
+{
+	atomic_fetch_sub(&pd->dl[mode - 1].busy, 1);
+}
+
+void np__dl_take(struct np_desc *pd, int mode, struct np_dl_take *t)
+{
+	struct np_dl *dl = &pd->dl[mode - 1];
+
+	t->set = false;
+	pthread_mutex_lock(&pd->dlock);
+	if (dl->dirty) {
+		t->set = true;
+		t->when = dl->when;
+		t->seq = dl->seq;
+		dl->dirty = false;
+	}
+	pthread_mutex_unlock(&pd->dlock);
+}
+
+static int dl_ioctl(struct np_desc *pd, int modes, int64_t when, uint32_t seq)
+{
+	struct npoll_deadline_args a = {
 		.handle = pd->handle,
-		.mode = (__u32)mode,
+		.deadline = when,
+		.mode = (__u32)modes,
+		.flags = NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ,
+		.seq = seq,
 	};
-	return desc_call(pd, NPOLL_IOC_ARM, &a, NP_ERR_CLOSING);
+
+	return desc_ioctl(pd, NPOLL_IOC_SET_DEADLINE, &a, 0);
+}
+
+/* Give the kernel a change taken by np__dl_take(): 0 or -errno. */
+int np__dl_apply(struct np_desc *pd, int mode, const struct np_dl_take *t)
+{
+	int ret;
+
+	if (!t->set)
+		return 0;
+	ret = dl_ioctl(pd, mode, t->when, t->seq);
+	return ret < 0 ? ret : 0;
+}
+
+static int64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Deadlines of a closing descriptor are moot: a no-op returning 0. */
-static int desc_deadline(np_desc *pd, int64_t deadline, int mode,
-			 uint32_t flags)
+static int desc_deadline(np_desc *pd, int64_t when, int mode)
 {
-	struct npoll_deadline_args a;
+	int now_modes = 0, ret = 0;
+	uint32_t seq;
 
 	if (!pd)
 		return -EINVAL;
-	a = (struct npoll_deadline_args){
-		.handle = pd->handle,
-		.deadline = deadline,
-		.mode = (__u32)mode,
-		.flags = flags,
-	};
-	return desc_call(pd, NPOLL_IOC_SET_DEADLINE, &a, 0);
+	if (mode <= 0 || (mode & ~NP_RW))
+		return -EINVAL;
+	if (!np__desc_get(pd))
+		return 0;
+	pthread_mutex_lock(&pd->dlock);
+	seq = ++pd->dseq;
+	if (!seq)
+		seq = ++pd->dseq;
+	for (int m = NP_READ; m <= NP_WRITE; m++) {
+		struct np_dl *dl = &pd->dl[m - 1];
+
+		if (!(mode & m))
+			continue;
+		dl->when = when;
+		dl->seq = seq;
+		dl->dirty = !(dl->eager || atomic_load(&dl->busy));
+		if (!dl->dirty)
+			now_modes |= m;
+	}
+	pthread_mutex_unlock(&pd->dlock);
+	if (now_modes)
+		ret = dl_ioctl(pd, now_modes, when, seq);
+	np__desc_put(pd);
+	return ret < 0 ? ret : 0;
 }
 
+/* Relative: 0 none, < 0 expired (any time in the past), saturating. */
 int np_set_deadline(np_desc *pd, int64_t d, int mode)
 {
-	return desc_deadline(pd, d, mode, 0);
+	int64_t now;
+
+	if (d == 0)
+		return desc_deadline(pd, 0, mode);
+	if (d < 0)
+		return desc_deadline(pd, 1, mode);
+	now = mono_now();
+	return desc_deadline(pd, d > INT64_MAX - now ? INT64_MAX : now + d,
+			     mode);
 }
 
 int np_set_deadline_at(np_desc *pd, int64_t mono_ns, int mode)
 {
-	return desc_deadline(pd, mono_ns, mode, NPOLL_DEADLINE_ABS);
+	/* Every time at or before now is expired; 1 is such a time. */
+	return desc_deadline(pd, mono_ns < 0 ? 1 : mono_ns, mode);
 }
 
 int np_desc_fd(const np_desc *pd)

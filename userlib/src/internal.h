@@ -60,6 +60,12 @@ struct np_poller {
  * @closing: set once by the caller that closes; later calls fail fast
  * @rlock:   serialises the read-side I/O helpers
  * @wlock:   serialises the write-side I/O helpers
+ * @sock:    @fd is a socket: the I/O helpers use NPOLL_IOC_IO
+ * @dlock:   protects @dseq and @dl
+ * @dseq:    sequence number of the last deadline change
+ * @dl:      per mode (read, write): the deadline change not yet given to
+ *           the kernel, and whether changes must go to the kernel at once
+ *           (see np_set_deadline in desc.c)
  * @prev:    link in @poller->descs, under @poller->lock
  * @next:    link in @poller->descs, under @poller->lock
  *
@@ -75,6 +81,16 @@ struct np_desc {
 	atomic_bool closing;
 	pthread_mutex_t rlock;
 	pthread_mutex_t wlock;
+	bool sock;
+	pthread_mutex_t dlock;
+	uint32_t dseq;
+	struct np_dl {
+		int64_t when;		/* absolute CLOCK_MONOTONIC ns, 0 none */
+		uint32_t seq;
+		bool dirty;		/* @when is not in the kernel yet */
+		bool eager;		/* the mode was armed: never defer */
+		atomic_int busy;	/* calls of the mode in progress */
+	} dl[2];
 	struct np_desc *prev;
 	struct np_desc *next;
 };
@@ -89,7 +105,18 @@ void np__poller_put(struct np_poller *p);
 void np__poller_link(struct np_poller *p, struct np_desc *pd);
 void np__poller_unlink(struct np_poller *p, struct np_desc *pd);
 
+/* A deferred deadline change taken by a call, to pass to the kernel. */
+struct np_dl_take {
+	bool set;
+	int64_t when;
+	uint32_t seq;
+};
+
 /* desc.c */
+void np__dl_enter(struct np_desc *pd, int mode, bool arm);
+void np__dl_leave(struct np_desc *pd, int mode);
+void np__dl_take(struct np_desc *pd, int mode, struct np_dl_take *t);
+int np__dl_apply(struct np_desc *pd, int mode, const struct np_dl_take *t);
 bool np__desc_get(struct np_desc *pd);
 void np__desc_put(struct np_desc *pd);
 int np__desc_shutdown(struct np_desc *pd);

@@ -11,12 +11,17 @@
  * the helper tries the non-blocking syscall and, on EAGAIN, waits for
  * the direction's readiness and tries again.
  *
+ * On a socket, np_read and np_write do all of that in one system call
+ * (NPOLL_IOC_IO), which also carries a deferred deadline change.  Other
+ * helpers apply a deferred change before their first attempt.
+ *
  * np_close does not need to interrupt the mutexes: it wakes the thread
  * parked in the kernel, which returns and unlocks, and each thread
  * queued behind it sees @closing once it has the mutex.
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -47,6 +52,7 @@ static pthread_mutex_t *io_mutex(struct np_desc *pd, int mode)
 
 static void io_unlock(struct np_desc *pd, int mode)
 {
+	np__dl_leave(pd, mode);
 	pthread_mutex_unlock(io_mutex(pd, mode));
 	np__desc_put(pd);
 }
@@ -59,6 +65,7 @@ static int io_lock(struct np_desc *pd, int mode)
 	if (!np__desc_get(pd))
 		return -ECANCELED;
 	pthread_mutex_lock(io_mutex(pd, mode));
+	np__dl_enter(pd, mode, false);
 	if (atomic_load(&pd->closing)) {
 		io_unlock(pd, mode);
 		return -ECANCELED;
@@ -66,10 +73,50 @@ static int io_lock(struct np_desc *pd, int mode)
 	return 0;
 }
 
-/* Before the first attempt: 0, or the error that applies to @mode. */
+/*
+ * Before the first attempt: apply a deferred deadline change, then 0 or
+ * the error that applies to @mode.
+ */
 static int io_prepare(struct np_desc *pd, int mode)
 {
+	struct np_dl_take t;
+	int ret;
+
+	np__dl_take(pd, mode, &t);
+	ret = np__dl_apply(pd, mode, &t);
+	if (ret < 0)
+		return ret == -EBADF && atomic_load(&pd->closing) ? -ECANCELED :
+								      ret;
 	return io_errno(np__reset(pd, mode));
+}
+
+/*
+ * One NPOLL_IOC_IO on a socket: bytes transferred or -errno, with the
+ * deferred deadline change taken along on the first call.
+ */
+static ssize_t io_fused(struct np_desc *pd, int mode, const void *buf,
+			size_t len, struct np_dl_take *t)
+{
+	struct npoll_io_args a = {
+		.handle = pd->handle,
+		.mode = (__u32)mode,
+		.buf = (uintptr_t)buf,
+		.len = len,
+	};
+	ssize_t ret;
+
+	if (t->set) {
+		a.flags = NPOLL_IO_DEADLINE;
+		a.deadline = t->when;
+		a.seq = t->seq;
+	}
+	do {
+		ret = np__ioctl(pd->poller->fd, NPOLL_IOC_IO, &a);
+	} while (ret == -EINTR);
+	t->set = false;
+	if (ret == -EBADF && atomic_load(&pd->closing))
+		return -ECANCELED;
+	return ret;
 }
 
 /*
@@ -94,6 +141,13 @@ ssize_t np_read(np_desc *pd, void *buf, size_t len)
 		return ret;
 	if (len == 0)
 		goto out;
+	if (pd->sock) {
+		struct np_dl_take t;
+
+		np__dl_take(pd, NP_READ, &t);
+		ret = io_fused(pd, NP_READ, buf, len, &t);
+		goto out;
+	}
 	ret = io_prepare(pd, NP_READ);
 	while (ret == 0) {
 		n = read(pd->fd, buf, len);
@@ -123,6 +177,21 @@ ssize_t np_write(np_desc *pd, const void *buf, size_t len)
 	ret = io_lock(pd, NP_WRITE);
 	if (ret < 0)
 		return ret;
+	if (pd->sock && len) {
+		struct np_dl_take t;
+
+		np__dl_take(pd, NP_WRITE, &t);
+		ret = 0;
+		while (ret == 0 && done < len) {
+			n = io_fused(pd, NP_WRITE, (const char *)buf + done,
+				     len - done, &t);
+			if (n > 0)
+				done += (size_t)n;
+			else
+				ret = n ? n : -EIO;
+		}
+		goto out;
+	}
 	ret = io_prepare(pd, NP_WRITE);
 	while (ret == 0 && done < len) {
 		n = write(pd->fd, (const char *)buf + done, len - done);
@@ -133,6 +202,7 @@ ssize_t np_write(np_desc *pd, const void *buf, size_t len)
 		else
 			ret = io_again(pd, NP_WRITE, errno);
 	}
+out:
 	io_unlock(pd, NP_WRITE);
 	return done ? (ssize_t)done : ret;
 }

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npoll: I/O fused with the wait (NPOLL_IOC_IO), Go's FD.Read/FD.Write.
+ *
+ * One ioctl does what internal/poll.FD does in user space with three or
+ * four system calls: the mode's error check and reset, a non-blocking
+ * transfer, and on EAGAIN a wait and a retry.  Sockets only: the
+ * transfer is sock_recvmsg()/sock_sendmsg() with MSG_DONTWAIT, which is
+ * what read(2) and write(2) do on a socket (plus MSG_NOSIGNAL: a send to
+ * a closed peer fails with EPIPE instead of raising SIGPIPE).  Other
+ * files get -EOPNOTSUPP and the library uses read/write and
+ * NPOLL_IOC_WAIT for them.
+ */
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+
+#include "npoll.h"
+
+/* An outcome as the errno the I/O helpers report. */
+static long npoll_io_errno(int outcome)
+{
+	switch (outcome) {
+	case NPOLL_ERR_CLOSING:
+		return -ECANCELED;
+	case NPOLL_ERR_TIMEOUT:
+		return -ETIMEDOUT;
+	case NPOLL_ERR_NOT_POLLABLE:
+		return -EIO;
+	default:
+		return outcome < 0 ? outcome : -EINVAL;
+	}
+}
+
+static long npoll_sock_xfer(struct socket *sock, u32 mode, void __user *buf,
+			    size_t len)
+{
+	struct msghdr msg = {};
+	struct iovec iov;
+	int ret;
+
+	ret = import_single_range(mode == NPOLL_MODE_READ ? ITER_DEST :
+			ITER_SOURCE, buf, len, &iov, &msg.msg_iter);
+	if (unlikely(ret))
+		return ret;
+	if (mode == NPOLL_MODE_READ)
+		return sock_recvmsg(sock, &msg, MSG_DONTWAIT);
+	msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+	return sock_sendmsg(sock, &msg);
+}
+
+/**
+ * npoll_desc_io() - NPOLL_IOC_IO after the optional deadline change
+ * @d: descriptor (the caller holds a reference)
+ * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ * @buf: user buffer
+ * @len: its length, at most MAX_RW_COUNT
+ *
+ * Context: process, sleeps interruptibly.
+ * Return: bytes transferred; -ETIMEDOUT, -ECANCELED, -EIO as the wait's
+ * outcome; -EOPNOTSUPP not a socket; -ERESTARTSYS a signal arrived
+ * before anything was transferred; the socket's -errno.
+ */
+long npoll_desc_io(struct npoll_desc *d, u32 mode, void __user *buf,
+		   size_t len)
+{
+	struct socket *sock = sock_from_file(d->file);
+	long ret;
+	int err;
+
+	if (!sock)
+		return -EOPNOTSUPP;
+	err = npoll_desc_reset(d, mode);
+	if (err)
+		return npoll_io_errno(err);
+	for (;;) {
+		ret = npoll_sock_xfer(sock, mode, buf, len);
+		if (ret != -EAGAIN)
+			return ret;
+		err = npoll_desc_wait(d, mode, false);
+		if (err)
+			return npoll_io_errno(err);
+	}
+}
