@@ -469,7 +469,7 @@ static void conn_deadline(struct conn *c, int64_t d)
 static void conn_main(void *arg)
 {
 	struct conn *c = arg;
-	size_t have = 0, cap = 4096;
+	size_t have = 0, cap = 512;
 	unsigned char *buf = malloc(cap), *nb;
 	bool in_msg = false;
 	ssize_t n = -ENOMEM;
