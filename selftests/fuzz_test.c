@@ -1615,4 +1615,193 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_from_racing_threads_and_killed_processes, 300
 	munmap(sh, sizeof(*sh));
 }
 
+/*
+ * One mode, three callers: a thread waiting on it that deadlines keep
+ * ending, a thread arming it (EBUSY while the other waits), a thread
+ * moving the deadline into the past and back.  A waiter that leaves
+ * must not take away what a newer waiter or arm has put in the mode's
+ * word since: every NPOLL_PENDING arm yields exactly one event, and the
+ * poller's counters return to zero once the descriptor is closed.
+ */
+struct race1 {
+	int dev;
+	uint64_t h;
+	long iters;
+	atomic_int stop;
+	atomic_long pending, waits, events;
+};
+
+static void *race1_waiter(void *arg)
+{
+	struct race1 *x = arg;
+
+	while (!atomic_load(&x->stop)) {
+		npt_raw_wait(x->dev, NPOLL_IOC_WAIT, x->h, NPOLL_MODE_READ, 0);
+		atomic_fetch_add(&x->waits, 1);
+	}
+	return NULL;
+}
+
+static void *race1_armer(void *arg)
+{
+	struct race1 *x = arg;
+
+	while (!atomic_load(&x->stop))
+		if (npt_raw_wait(x->dev, NPOLL_IOC_ARM, x->h, NPOLL_MODE_READ,
+				 0) == NPOLL_PENDING)
+			atomic_fetch_add(&x->pending, 1);
+	return NULL;
+}
+
+static void *race1_harvester(void *arg)
+{
+	struct race1 *x = arg;
+	struct npoll_event ev[16];
+
+	while (!atomic_load(&x->stop)) {
+		struct npoll_poll_args pa = {
+			.events = (uintptr_t)ev, .max = 16, .timeout_ns = NPT_MS,
+		};
+		int n = ioctl(x->dev, NPOLL_IOC_POLL, &pa);
+
+		if (n > 0)
+			atomic_fetch_add(&x->events, n);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(fuzz, leaving_waiter_vs_new_waiter_and_arm_on_one_mode, 600)
+{
+	struct race1 x = { 0 };
+	pthread_t th[3];
+	struct npoll_stats st;
+	struct npoll_event ev[16];
+	int efd, i, n;
+
+	x.dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, x.dev);
+	if (probe_sched(x.dev) != 1)
+		SKIP(return, "no scheduler mode in this module");
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, npt_raw_open(x.dev, efd, 7, &x.h));
+	x.iters = npoll_test_iters(20000);
+	ASSERT_EQ(0, pthread_create(&th[0], NULL, race1_waiter, &x));
+	ASSERT_EQ(0, pthread_create(&th[1], NULL, race1_armer, &x));
+	ASSERT_EQ(0, pthread_create(&th[2], NULL, race1_harvester, &x));
+	for (i = 0; i < x.iters; i++) {
+		ASSERT_EQ(0, npt_raw_deadline(x.dev, x.h, -1, NPOLL_MODE_READ, 0));
+		ASSERT_EQ(0, npt_raw_deadline(x.dev, x.h, 0, NPOLL_MODE_READ, 0));
+	}
+	/* Unblock ends the waits and makes every arm fail from now on. */
+	ASSERT_EQ(0, npt_raw_handle(x.dev, NPOLL_IOC_UNBLOCK, x.h));
+	atomic_store(&x.stop, 1);
+	for (i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	ASSERT_EQ(0, npt_raw_handle(x.dev, NPOLL_IOC_CLOSE, x.h));
+	do {
+		struct npoll_poll_args pa = {
+			.events = (uintptr_t)ev, .max = 16, .timeout_ns = 0,
+		};
+
+		n = ioctl(x.dev, NPOLL_IOC_POLL, &pa);
+		if (n > 0)
+			atomic_fetch_add(&x.events, n);
+	} while (n > 0);
+	ASSERT_EQ(0, ioctl(x.dev, NPOLL_IOC_STATS, &st));
+	TH_LOG("%ld deadline flips: %ld waits, %ld arms pending, %ld events; "
+	       "after close: armed %llu events %llu", x.iters,
+	       atomic_load(&x.waits), atomic_load(&x.pending),
+	       atomic_load(&x.events), (unsigned long long)st.armed,
+	       (unsigned long long)st.events);
+	EXPECT_EQ(atomic_load(&x.pending), atomic_load(&x.events));
+	EXPECT_EQ(0, st.armed);
+	EXPECT_EQ(0, st.events);
+	EXPECT_EQ(0, st.descs);
+	close(efd);
+	close(x.dev);
+}
+
+/*
+ * The same with two threads waiting on one mode: when a deadline wakes
+ * the parked one, the other may park before the first has left.  The
+ * leaving waiter must not take the newcomer out of the word, or the
+ * newcomer's wake-ups are lost: at the end every waiter must return
+ * once the deadline is expired for good.
+ */
+struct race2 {
+	int dev;
+	uint64_t h;
+	atomic_int stop;
+	atomic_int done[2];
+	atomic_long waits[2];
+};
+
+static struct race2 *race2_x;
+
+static void *race2_waiter(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	struct race2 *x = race2_x;
+
+	while (!atomic_load(&x->stop)) {
+		npt_raw_wait(x->dev, NPOLL_IOC_WAIT, x->h, NPOLL_MODE_READ, 0);
+		atomic_fetch_add(&x->waits[me], 1);
+	}
+	atomic_store(&x->done[me], 1);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(fuzz, leaving_waiter_vs_new_waiter_on_one_mode, 600)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };	/* no SA_RESTART */
+	struct race2 x = { 0 };
+	pthread_t th[2];
+	long iters = npoll_test_iters(20000), i;
+	int efd, stuck = 0;
+	int64_t end;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	x.dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, x.dev);
+	efd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, npt_raw_open(x.dev, efd, 7, &x.h));
+	race2_x = &x;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, race2_waiter,
+					    (void *)(intptr_t)i));
+	for (i = 0; i < iters; i++) {
+		ASSERT_EQ(0, npt_raw_deadline(x.dev, x.h, -1, NPOLL_MODE_READ, 0));
+		ASSERT_EQ(0, npt_raw_deadline(x.dev, x.h, 0, NPOLL_MODE_READ, 0));
+	}
+	/* Expired for good: every wait, parked or new, ends at once. */
+	atomic_store(&x.stop, 1);
+	ASSERT_EQ(0, npt_raw_deadline(x.dev, x.h, -1, NPOLL_MODE_READ, 0));
+	end = npoll_test_now() + NPT_PATIENCE;
+	while ((!atomic_load(&x.done[0]) || !atomic_load(&x.done[1])) &&
+	       npoll_test_now() < end)
+		npoll_test_sleep_ns(NPT_MS);
+	for (i = 0; i < 2; i++) {
+		if (atomic_load(&x.done[i]))
+			continue;
+		stuck++;
+		/* Parked with nothing left to wake it: only a signal does. */
+		while (!atomic_load(&x.done[i])) {
+			pthread_kill(th[i], SIGUSR1);
+			npoll_test_sleep_ns(10 * NPT_MS);
+		}
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	TH_LOG("%ld deadline flips: %ld + %ld waits; %d waiter(s) lost their "
+	       "wake-up", iters, atomic_load(&x.waits[0]),
+	       atomic_load(&x.waits[1]), stuck);
+	EXPECT_EQ(0, stuck);
+	EXPECT_EQ(0, npt_raw_stat(x.dev, true));
+	EXPECT_EQ(0, npt_raw_handle(x.dev, NPOLL_IOC_CLOSE, x.h));
+	close(efd);
+	close(x.dev);
+}
+
 TEST_HARNESS_MAIN
