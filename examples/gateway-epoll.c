@@ -12,9 +12,10 @@
  * to re-arm (no timerfd).  Shutdown writes the eventfd once, which
  * wakes every thread at once.
  *
- * A thread per connection on both sides keeps the comparison to the
- * wait itself: the same threads, context switches and read()/write()
- * calls, only the primitive a thread sleeps in differs.
+ * A thread per connection on both sides keeps the comparison to how a
+ * thread reads and sleeps: the same threads, context switches, framing
+ * and deadline logic around np_read() there and read() + epoll_pwait2()
+ * here.
  */
 #include <fcntl.h>
 #include <pthread.h>
