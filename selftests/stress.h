@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers of the race stress tests (stress_test.c, stress_sched_test.c):
+ * iteration counts, the figure line that scripts/check adds up, the
+ * system-wide count of live descriptors, and spinning hand-offs between
+ * threads.
+ *
+ * Under TCG a thread that sleeps costs a cross-vCPU wake-up (about a
+ * millisecond) to get going again, while two running vCPUs race on
+ * shared memory at close to native speed.  Threads of a race therefore
+ * meet by spinning on an atomic round counter, never on a futex.
+ */
+#ifndef NPOLL_STRESS_H
+#define NPOLL_STRESS_H
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+#define STRESS_SEC	1000000000LL
+
+/*
+ * Iterations of a stress loop: @base, or @debug_base on the sanitizer
+ * guests (vm-run's NPOLL_KERNEL: debug, kcsan), which run system calls
+ * an order of magnitude slower; scaled by NPOLL_STRESS_SCALE
+ * (npoll_test_iters()), and a quarter of that when not root:
+ * run-guest-tests runs every program again as an unprivileged user, a
+ * pass that shows that nothing needs privileges and whose iterations
+ * count too.
+ */
+static inline long stress_iters(long base, long debug_base)
+{
+	const char *k = getenv("NPOLL_KERNEL");
+	long n;
+
+	if (k && (!strcmp(k, "debug") || !strcmp(k, "kcsan")))
+		base = debug_base;
+	n = npoll_test_iters(base);
+
+	if (geteuid() != 0)
+		n /= 4;
+	return n > 0 ? n : 1;
+}
+
+/*
+ * The figure of one stress test, summed per guest by scripts/check:
+ *   # STRESS <name> iterations=N seconds=S iter_per_s=R
+ * On stderr, unbuffered like the harness's own log lines, so that it
+ * survives the test process's _exit().
+ */
+static inline void stress_report(const char *name, long iters, int64_t t0)
+{
+	double s = (double)(npoll_test_now() - t0) / STRESS_SEC;
+
+	fprintf(stderr, "# STRESS %s iterations=%ld seconds=%.2f iter_per_s=%.0f\n",
+		name, iters, s, s > 0 ? iters / s : 0.0);
+}
+
+/*
+ * Descriptors alive system-wide: active_objs of the npoll_desc cache in
+ * /proc/slabinfo.  SLUB counts the free objects of per-CPU slabs as
+ * active, so the cache's per-CPU slabs are flushed first (its sysfs
+ * "shrink" file); the count is then exact.  Both files are root's:
+ * -1 when either cannot be used.
+ */
+static inline long stress_slab_descs(void)
+{
+	char line[512];
+	long active = -1;
+	FILE *f;
+	int fd;
+
+	fd = open("/sys/kernel/slab/npoll_desc/shrink", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, "1", 1) != 1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	f = fopen("/proc/slabinfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "npoll_desc %ld", &active) == 1)
+			break;
+	fclose(f);
+	return active;
+}
+
+/*
+ * The live count once it is back to @base, or the last count seen
+ * after 5 s.  Descriptors are freed synchronously by the close or the
+ * release that drops their last reference, but a file reference
+ * dropped by an exiting task may take a deferred path: poll briefly.
+ */
+static inline long stress_slab_settle(long base)
+{
+	int64_t end = npoll_test_now() + 5 * STRESS_SEC;
+	long n;
+
+	while ((n = stress_slab_descs()) != base && npoll_test_now() < end)
+		npoll_test_sleep_ns(10000000);
+	return n;
+}
+
+/*
+ * Burn @n loop iterations.  No PAUSE: under TCG it ends the vCPU's
+ * translated block and makes the vCPU thread take QEMU's global lock,
+ * which a spinning thread would then fight over with the other vCPU.
+ */
+static inline void stress_relax(unsigned int n)
+{
+	while (n--)
+		__asm__ __volatile__("" ::: "memory");
+}
+
+/*
+ * Spin until *@v differs from @old; returns the new value, or @old if
+ * @deadline_ns (CLOCK_MONOTONIC, 0: none) passed.  Yields the vCPU
+ * after a while (or at once with @yield), for guests with fewer vCPUs
+ * than spinning threads.
+ */
+static inline unsigned int stress_wait_change(atomic_uint *v, unsigned int old,
+					      bool yield, int64_t deadline_ns)
+{
+	unsigned long spins = 0, checks = 0;
+	unsigned int x;
+
+	while ((x = atomic_load_explicit(v, memory_order_acquire)) == old) {
+		if (yield || ++spins > 1000000)
+			sched_yield();
+		else
+			stress_relax(16);
+		if (deadline_ns && (++checks & 255) == 0 &&
+		    npoll_test_now() > deadline_ns)
+			return old;
+	}
+	return x;
+}
+
+/*
+ * Pin the calling thread to CPU @cpu modulo the CPUs online, so that
+ * two spinning threads never share a vCPU (a shared vCPU turns every
+ * hand-off into a wait for the scheduler tick).
+ */
+static inline void stress_pin(int cpu)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (n < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu % n, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* xorshift64: cheap, seeded, repeatable. */
+static inline uint64_t stress_rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+#endif /* NPOLL_STRESS_H */
