@@ -28,6 +28,7 @@
 #include <linux/rcupdate.h>
 
 #include "npoll.h"
+#include "npoll_trace.h"
 #include "sem.h"
 #include "deadline.h"
 
@@ -66,18 +67,21 @@ static bool npoll_desc_has_waiter(struct npoll_desc *d)
 	       npoll_sem_has_waiter(READ_ONCE(d->wg));
 }
 
-/* Arm the timer for the earliest pending deadline, or stop it. */
+/*
+ * Have the timer fire no later than the earliest pending deadline.  A
+ * timer queued for an earlier time is left alone: it fires, finds
+ * nothing due and re-arms for the deadline then pending, so extending a
+ * deadline (Go's net/http re-arms before every read) reprograms nothing.
+ */
 static void npoll_deadline_rearm(struct npoll_desc *d)
 {
 	s64 next = npoll_deadline_next(d->rd, d->wd);
 
 	lockdep_assert_held(&d->lock);
-	if (!next) {
-		hrtimer_try_to_cancel(&d->timer);
+	if (!next)
 		return;
-	}
 	if (hrtimer_is_queued(&d->timer) &&
-	    ktime_to_ns(hrtimer_get_expires(&d->timer)) == next)
+	    ktime_to_ns(hrtimer_get_expires(&d->timer)) <= next)
 		return;
 	hrtimer_start(&d->timer, ns_to_ktime(next), HRTIMER_MODE_ABS_HARD);
 }
@@ -90,10 +94,12 @@ static void npoll_deadline_expire(struct npoll_desc *d)
 
 	lockdep_assert_held(&d->lock);
 	if (d->rd > 0 && d->rd <= now) {
+		trace_npoll_deadline(d, NPOLL_MODE_READ, now - d->rd);
 		WRITE_ONCE(d->rd, NPOLL_DL_EXPIRED);
 		expired |= NPOLL_MODE_READ;
 	}
 	if (d->wd > 0 && d->wd <= now) {
+		trace_npoll_deadline(d, NPOLL_MODE_WRITE, now - d->wd);
 		WRITE_ONCE(d->wd, NPOLL_DL_EXPIRED);
 		expired |= NPOLL_MODE_WRITE;
 	}
@@ -144,7 +150,8 @@ void npoll_deadline_init(struct npoll_desc *d)
  * npoll_deadline_prepare_wait() - a waiter is about to commit
  * @d: descriptor; the caller's mode word is WAIT
  *
- * Expires what is due and arms the timer for the pending deadlines.
+ * Expires what is due and arms the timer for the pending deadlines, so
+ * that the summary bits alone decide whether the waiter may park.
  *
  * Context: process; takes @d->lock if a deadline is set.
  */
@@ -152,6 +159,9 @@ void npoll_deadline_prepare_wait(struct npoll_desc *d)
 {
 	unsigned long flags;
 
+	/* After the caller's WAIT (full barrier): pairs with smp_mb() in
+	 * npoll_desc_set_deadline().
+	 */
 	if (READ_ONCE(d->rd) <= 0 && READ_ONCE(d->wd) <= 0)
 		return;
 	rcu_read_lock();
@@ -224,12 +234,9 @@ static u32 npoll_deadline_newer(struct npoll_desc *d, u32 mode, u32 seq)
 int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
 			    u32 flags, u32 seq)
 {
-	s64 now = ktime_get_ns();
-	s64 when = (flags & NPOLL_DEADLINE_ABS) ?
-		   npoll_deadline_abs(now, deadline) :
-		   npoll_deadline_rel(now, deadline);
 	unsigned long irqflags;
 	u32 expired = 0;
+	s64 when;
 
 	rcu_read_lock();
 	spin_lock_irqsave(&d->lock, irqflags);
@@ -239,6 +246,17 @@ int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
 		mode = npoll_deadline_newer(d, mode, seq);
 	if (!mode)
 		goto out;
+	/*
+	 * An absolute deadline is stored as given: whoever waits compares it
+	 * with the clock (npoll_deadline_prepare_wait()), so setting one
+	 * reads no clock unless a waiter exists.
+	 */
+	if ((flags & NPOLL_DEADLINE_ABS) && deadline >= 0)
+		when = deadline;
+	else if (flags & NPOLL_DEADLINE_ABS)
+		when = NPOLL_DL_EXPIRED;
+	else
+		when = npoll_deadline_rel(ktime_get_ns(), deadline);
 	if (mode & NPOLL_MODE_READ)
 		WRITE_ONCE(d->rd, when);
 	if (mode & NPOLL_MODE_WRITE)
@@ -246,8 +264,17 @@ int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
 	if (when < 0)
 		expired = mode;
 	npoll_deadline_apply(d, expired);
-	if (npoll_desc_has_waiter(d))
+	/*
+	 * Store the deadline, then look for a waiter; a waiter stores WAIT,
+	 * then looks at the deadlines (npoll_deadline_prepare_wait()).  With
+	 * a full barrier on both sides one of the two sees the other: the
+	 * waiter takes this lock and arms the timer itself, or this arms it.
+	 */
+	smp_mb();
+	if (npoll_desc_has_waiter(d)) {
+		npoll_deadline_expire(d);
 		npoll_deadline_rearm(d);
+	}
 out:
 	spin_unlock_irqrestore(&d->lock, irqflags);
 	rcu_read_unlock();

@@ -11,8 +11,8 @@
 #include <linux/ktime.h>
 #include <linux/types.h>
 
-#define NPOLL_DL_NONE		0
-#define NPOLL_DL_EXPIRED	(-1)
+#define NPOLL_DL_NONE 0
+#define NPOLL_DL_EXPIRED (-1)
 
 /**
  * npoll_deadline_rel() - a relative deadline as stored

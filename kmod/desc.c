@@ -40,6 +40,7 @@
 #include <linux/slab.h>
 
 #include "npoll.h"
+#include "npoll_trace.h"
 #include "sem.h"
 
 static struct kmem_cache *npoll_desc_cachep;
@@ -52,10 +53,9 @@ static struct kmem_cache *npoll_desc_cachep;
  */
 int npoll_desc_cache_init(void)
 {
-	npoll_desc_cachep = kmem_cache_create("npoll_desc",
-					      sizeof(struct npoll_desc), 0,
-					      SLAB_TYPESAFE_BY_RCU |
-					      SLAB_ACCOUNT, NULL);
+	npoll_desc_cachep =
+		kmem_cache_create("npoll_desc", sizeof(struct npoll_desc), 0,
+				  SLAB_TYPESAFE_BY_RCU | SLAB_ACCOUNT, NULL);
 	return npoll_desc_cachep ? 0 : -ENOMEM;
 }
 
@@ -80,8 +80,8 @@ void npoll_desc_cache_exit(void)
  * Context: process, may sleep.
  * Return: the descriptor or NULL.
  */
-struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p,
-				    struct file *file, u64 user)
+struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
+				    u64 user)
 {
 	struct npoll_desc *d;
 
@@ -150,7 +150,7 @@ void npoll_desc_put(struct npoll_desc *d)
 static void npoll_wake(unsigned long task)
 {
 	RCU_LOCKDEP_WARN(!rcu_read_lock_any_held(),
-			 "npoll_wake() outside an RCU read-side section");
+			 "task woken outside an RCU read-side section");
 	if (task)
 		wake_up_process((struct task_struct *)task);
 }
@@ -182,6 +182,7 @@ void npoll_desc_wake(struct npoll_desc *d, u32 mode, unsigned long taken)
 void npoll_publish(struct npoll_desc *d)
 {
 	lockdep_assert_held(&d->lock);
+	/* Pairs with the NIL->WAIT cmpxchg of npoll_sem_prepare(). */
 	smp_mb__after_atomic();
 }
 
@@ -216,6 +217,7 @@ static void npoll_desc_set_and_wake(struct npoll_desc *d, unsigned int bits)
  */
 void npoll_desc_unblock(struct npoll_desc *d)
 {
+	trace_npoll_unblock(d);
 	npoll_desc_set_and_wake(d, NPOLL_INFO_CLOSING);
 }
 
@@ -255,9 +257,6 @@ void npoll_desc_teardown(struct npoll_desc *d)
 	npoll_desc_close_events(d);
 }
 
-#define NPOLL_READ_EVENTS  (EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
-#define NPOLL_WRITE_EVENTS (EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLERR)
-
 /**
  * npoll_desc_ready() - readiness reported by the file (netpollready)
  * @d: descriptor
@@ -269,6 +268,7 @@ void npoll_desc_teardown(struct npoll_desc *d)
  */
 void npoll_desc_ready(struct npoll_desc *d, __poll_t mask)
 {
+	trace_npoll_ready(d, mask);
 	rcu_read_lock();
 	/* Before the word changes: a woken reader's next check sees it. */
 	if (mask & EPOLLERR)
@@ -335,9 +335,13 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 	if (!canceled)
 		npoll_deadline_prepare_wait(d);
 
-	/* The word is WAIT; the NIL->WAIT cmpxchg ordered it before this. */
+	/*
+	 * The word is WAIT; the NIL->WAIT cmpxchg ordered it before this.
+	 * npoll_deadline_prepare_wait() expired what was due: the summary
+	 * bits are enough.
+	 */
 	if (canceled ? !(atomic_read(&d->info) & NPOLL_INFO_DETACHED) :
-		       !npoll_checkerr(d, mode)) {
+		       !npoll_info_err(atomic_read(&d->info), mode)) {
 		atomic_inc(nwaiters);
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (npoll_sem_commit(sem, self)) {
@@ -354,25 +358,8 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 	return npoll_sem_finish(sem) ? 1 : 0;
 }
 
-/**
- * npoll_desc_wait() - pollWait / pollWaitCanceled
- * @d: descriptor (the caller holds a reference)
- * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
- * @canceled: wait for readiness only, ignoring unblock and deadlines;
- *            only closing the descriptor ends such a wait without it
- *
- * Returns an applying error at once, else consumes pending readiness,
- * else parks until readiness, the mode's deadline or unblock.  A wake-up
- * by a deadline that was moved before this thread ran does not end the
- * wait: the error check finds nothing and the thread parks again.
- *
- * Context: process, sleeps interruptibly.
- * Return: NPOLL_OK or an NPOLL_ERR_* code; -EBUSY another thread waits
- * in @mode; -ERESTARTSYS a signal arrived (restarted for SA_RESTART
- * handlers, -EINTR otherwise; deadlines are absolute, so a restart does
- * not extend them).
- */
-int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled)
+/* The loop of npoll_desc_wait(); returns what it returns. */
+static int __npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled)
 {
 	int ret;
 
@@ -398,6 +385,66 @@ int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled)
 }
 
 /**
+ * npoll_desc_wait() - pollWait / pollWaitCanceled
+ * @d: descriptor (the caller holds a reference)
+ * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
+ * @canceled: wait for readiness only, ignoring unblock and deadlines;
+ *            only closing the descriptor ends such a wait without it
+ *
+ * Returns an applying error at once, else consumes pending readiness,
+ * else parks until readiness, the mode's deadline or unblock.  A wake-up
+ * by a deadline that was moved before this thread ran does not end the
+ * wait: the error check finds nothing and the thread parks again.
+ *
+ * Context: process, sleeps interruptibly.
+ * Return: NPOLL_OK or an NPOLL_ERR_* code; -EBUSY another thread waits
+ * in @mode; -ERESTARTSYS a signal arrived (restarted for SA_RESTART
+ * handlers, -EINTR otherwise; deadlines are absolute, so a restart does
+ * not extend them).
+ */
+int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled)
+{
+	u64 start = 0;
+	int ret;
+
+	/* The clock is read only for an enabled npoll_wait_end. */
+	if (trace_npoll_wait_end_enabled())
+		start = ktime_get_ns();
+	trace_npoll_wait_start(d, mode, canceled);
+	ret = __npoll_desc_wait(d, mode, canceled);
+	trace_npoll_wait_end(d, mode, ret, start);
+	return ret;
+}
+
+/* The decision of npoll_desc_arm(); returns what it returns. */
+static int __npoll_desc_arm(struct npoll_desc *d, u32 mode)
+{
+	unsigned long *sem = npoll_sem_of(d, mode);
+	atomic_t *narmed = &d->poller->narmed;
+	int ret;
+
+	for (;;) {
+		ret = npoll_checkerr(d, mode);
+		if (ret)
+			return ret;
+		ret = npoll_sem_prepare(sem);
+		if (ret)
+			return ret > 0 ? NPOLL_OK : ret;
+		npoll_deadline_prepare_wait(d);
+		if (!npoll_info_err(atomic_read(&d->info), mode)) {
+			/* Counted first: the waker that takes ARMED uncounts it. */
+			atomic_inc(narmed);
+			if (npoll_sem_commit(sem, NPOLL_SEM_ARMED))
+				return NPOLL_PENDING;
+			atomic_dec(narmed);
+		}
+		/* Readiness or unblock replaced WAIT, or an error applies. */
+		if (npoll_sem_finish(sem))
+			return NPOLL_OK;
+	}
+}
+
+/**
  * npoll_desc_arm() - scheduler mode: decide now or register the waiter
  * @d: descriptor (the caller holds a reference)
  * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
@@ -417,27 +464,8 @@ int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled)
  */
 int npoll_desc_arm(struct npoll_desc *d, u32 mode)
 {
-	unsigned long *sem = npoll_sem_of(d, mode);
-	atomic_t *narmed = &d->poller->narmed;
-	int ret;
+	int ret = __npoll_desc_arm(d, mode);
 
-	for (;;) {
-		ret = npoll_checkerr(d, mode);
-		if (ret)
-			return ret;
-		ret = npoll_sem_prepare(sem);
-		if (ret)
-			return ret > 0 ? NPOLL_OK : ret;
-		npoll_deadline_prepare_wait(d);
-		if (!npoll_checkerr(d, mode)) {
-			/* Counted first: the waker that takes ARMED uncounts it. */
-			atomic_inc(narmed);
-			if (npoll_sem_commit(sem, NPOLL_SEM_ARMED))
-				return NPOLL_PENDING;
-			atomic_dec(narmed);
-		}
-		/* Readiness or unblock replaced WAIT, or an error applies. */
-		if (npoll_sem_finish(sem))
-			return NPOLL_OK;
-	}
+	trace_npoll_arm(d, mode, ret);
+	return ret;
 }

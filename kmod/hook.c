@@ -42,8 +42,8 @@ struct npoll_ptqueue {
 	int error;
 };
 
-static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode,
-			 int sync, void *key)
+static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode, int sync,
+			 void *key)
 {
 	struct npoll_hook *hook = container_of(wait, struct npoll_hook, wait);
 	struct npoll_desc *d = wait->private;

@@ -36,12 +36,12 @@ static long npoll_io_errno(int outcome)
 static long npoll_sock_xfer(struct socket *sock, u32 mode, void __user *buf,
 			    size_t len)
 {
+	int dir = mode == NPOLL_MODE_READ ? ITER_DEST : ITER_SOURCE;
 	struct msghdr msg = {};
 	struct iovec iov;
 	int ret;
 
-	ret = import_single_range(mode == NPOLL_MODE_READ ? ITER_DEST :
-			ITER_SOURCE, buf, len, &iov, &msg.msg_iter);
+	ret = import_single_range(dir, buf, len, &iov, &msg.msg_iter);
 	if (unlikely(ret))
 		return ret;
 	if (mode == NPOLL_MODE_READ)
@@ -62,8 +62,7 @@ static long npoll_sock_xfer(struct socket *sock, u32 mode, void __user *buf,
  * outcome; -EOPNOTSUPP not a socket; -ERESTARTSYS a signal arrived
  * before anything was transferred; the socket's -errno.
  */
-long npoll_desc_io(struct npoll_desc *d, u32 mode, void __user *buf,
-		   size_t len)
+long npoll_desc_io(struct npoll_desc *d, u32 mode, void __user *buf, size_t len)
 {
 	struct socket *sock = sock_from_file(d->file);
 	long ret;

@@ -16,9 +16,13 @@
 
 #include "npoll.h"
 
+#define CREATE_TRACE_POINTS
+#include "npoll_trace.h"
+
 unsigned int npoll_max_descs = 1U << 20;
 module_param_named(max_descs, npoll_max_descs, uint, 0644);
-MODULE_PARM_DESC(max_descs, "Descriptors per poller (default 1048576); -EMFILE beyond");
+MODULE_PARM_DESC(max_descs,
+		 "Descriptors per poller (default 1048576); -EMFILE beyond");
 
 static const struct file_operations npoll_fops;
 
@@ -209,8 +213,7 @@ static long npoll_ioctl_identify(struct npoll_identify __user *uarg)
 	return copy_to_user(uarg, &id, sizeof(id)) ? -EFAULT : 0;
 }
 
-static long npoll_ioctl(struct file *file, unsigned int cmd,
-			unsigned long arg)
+static long npoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct npoll_poller *p = file->private_data;
 	void __user *uarg = (void __user *)arg;
@@ -244,19 +247,19 @@ static long npoll_ioctl(struct file *file, unsigned int cmd,
 }
 
 static const struct file_operations npoll_fops = {
-	.owner		= THIS_MODULE,
-	.open		= npoll_open,
-	.release	= npoll_release,
-	.unlocked_ioctl	= npoll_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= noop_llseek,
+	.owner = THIS_MODULE,
+	.open = npoll_open,
+	.release = npoll_release,
+	.unlocked_ioctl = npoll_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
 };
 
 static struct miscdevice npoll_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
-	.name	= "netpoll",
-	.fops	= &npoll_fops,
-	.mode	= 0666,
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "netpoll",
+	.fops = &npoll_fops,
+	.mode = 0666,
 };
 
 static int __init npoll_init(void)

@@ -15,6 +15,7 @@
 #include <linux/hrtimer.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -22,6 +23,11 @@
 #include <linux/xarray.h>
 
 #include <linux/npoll.h>
+
+/* Poll events that signal readiness of the read and of the write mode. */
+#define NPOLL_READ_EVENTS \
+	(EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define NPOLL_WRITE_EVENTS (EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLERR)
 
 /* A file may hand vfs_poll() up to this many wait-queue heads. */
 #define NPOLL_MAX_HOOKS 2
@@ -89,6 +95,7 @@ struct npoll_desc {
 	struct npoll_poller *poller;
 	struct file *file;
 	u64 user;
+	/* Deadlines, timer arming, closing and expired bits of @info. */
 	spinlock_t lock;
 	u32 rseq;
 	u32 wseq;
@@ -103,10 +110,9 @@ struct npoll_desc {
 /**
  * struct npoll_poller - one open() of /dev/netpoll
  * @lock:       serializes registration and deregistration; protects
- *              @next_index, @next_gen and the table's contents
+ *              @next_gen and the table's contents
  *              (readers of @descs use RCU)
  * @descs:      table index -> descriptor
- * @next_index: cursor for cyclic index allocation
  * @next_gen:   generation of the last handle issued
  * @ndescs:     descriptors in the table
  * @nwaiters:   threads parked in waits
@@ -121,12 +127,13 @@ struct npoll_desc {
  * @nevents:    decided outcomes not yet delivered
  */
 struct npoll_poller {
+	/* Registration and deregistration; the table's contents. */
 	struct mutex lock;
 	struct xarray descs;
-	u32 next_index;
 	u32 next_gen;
 	atomic_t ndescs;
 	atomic_t nwaiters;
+	/* Held by a harvest from reading an event to its delivery. */
 	struct mutex ev_lock;
 	struct llist_head ev_in;
 	struct llist_node *ev_out;
@@ -152,8 +159,8 @@ struct npoll_desc *npoll_desc_get(struct npoll_poller *p, u64 handle);
 /* desc.c */
 int npoll_desc_cache_init(void);
 void npoll_desc_cache_exit(void);
-struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p,
-				    struct file *file, u64 user);
+struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
+				    u64 user);
 void npoll_desc_put(struct npoll_desc *d);
 void npoll_desc_teardown(struct npoll_desc *d);
 void npoll_desc_unblock(struct npoll_desc *d);
@@ -171,9 +178,8 @@ void npoll_sched_init(struct npoll_poller *p);
 void npoll_sched_release(struct npoll_poller *p);
 void npoll_event_queue(struct npoll_desc *d, u32 mode);
 void npoll_desc_close_events(struct npoll_desc *d);
-int npoll_poller_poll(struct npoll_poller *p,
-		      struct npoll_event __user *events, u32 max,
-		      s64 timeout_ns);
+int npoll_poller_poll(struct npoll_poller *p, struct npoll_event __user *events,
+		      u32 max, s64 timeout_ns);
 void npoll_poller_break(struct npoll_poller *p);
 
 /* deadline.c */

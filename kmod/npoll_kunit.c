@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit suites for npoll's internals that user space cannot steer
- * precisely: the semaphore word's transitions, the error precedence and
- * the deadline arithmetic and the scheduler mode's event words.  Built as its own module (npoll_kunit.ko)
- * where the kernel has KUnit.
+ * precisely: the semaphore word's transitions, the error precedence,
+ * the deadline arithmetic and the scheduler mode's event words.  Built
+ * as its own module (npoll_kunit.ko) where the kernel has KUnit.
  */
 #include <kunit/test.h>
 #include <linux/llist.h>
@@ -82,10 +82,12 @@ static void sem_unblock_keeps_readiness(struct kunit *test)
 {
 	unsigned long w = NPOLL_SEM_READY;
 
-	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
+			NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
 	w = NPOLL_SEM_NIL;
-	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
+			NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 }
 
@@ -93,10 +95,12 @@ static void sem_unblock_removes_waiter(struct kunit *test)
 {
 	unsigned long w = FAKE_TASK;
 
-	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT), FAKE_TASK);
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
+			FAKE_TASK);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 	w = NPOLL_SEM_WAIT;
-	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
+			NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w));
 }
@@ -117,6 +121,8 @@ static void info_error_precedence(struct kunit *test)
 	const unsigned int all = NPOLL_INFO_CLOSING | NPOLL_INFO_RD_EXPIRED |
 				 NPOLL_INFO_WD_EXPIRED | NPOLL_INFO_EVENT_ERR;
 	const unsigned int r = NPOLL_MODE_READ, w = NPOLL_MODE_WRITE;
+	const unsigned int err_rd = NPOLL_INFO_EVENT_ERR |
+				    NPOLL_INFO_RD_EXPIRED;
 
 	KUNIT_EXPECT_EQ(test, npoll_info_err(0, r), NPOLL_OK);
 	KUNIT_EXPECT_EQ(test, npoll_info_err(0, w), NPOLL_OK);
@@ -124,23 +130,25 @@ static void info_error_precedence(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, npoll_info_err(all, w), NPOLL_ERR_CLOSING);
 	KUNIT_EXPECT_EQ(test, npoll_info_err(all & ~NPOLL_INFO_CLOSING, r),
 			NPOLL_ERR_TIMEOUT);
-	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_RD_EXPIRED, w), NPOLL_OK);
-	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_WD_EXPIRED, r), NPOLL_OK);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_RD_EXPIRED, w),
+			NPOLL_OK);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_WD_EXPIRED, r),
+			NPOLL_OK);
 	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_WD_EXPIRED, w),
 			NPOLL_ERR_TIMEOUT);
 	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_EVENT_ERR, r),
 			NPOLL_ERR_NOT_POLLABLE);
 	/* The event error is a read-side error only. */
-	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_EVENT_ERR, w), NPOLL_OK);
-	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_EVENT_ERR |
-					     NPOLL_INFO_RD_EXPIRED, r),
-			NPOLL_ERR_TIMEOUT);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(NPOLL_INFO_EVENT_ERR, w),
+			NPOLL_OK);
+	KUNIT_EXPECT_EQ(test, npoll_info_err(err_rd, r), NPOLL_ERR_TIMEOUT);
 }
 
 static void deadline_relative(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, 0), (s64)NPOLL_DL_NONE);
-	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, -1), (s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, -1),
+			(s64)NPOLL_DL_EXPIRED);
 	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, S64_MIN),
 			(s64)NPOLL_DL_EXPIRED);
 	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, 1), 1001LL);
@@ -149,22 +157,27 @@ static void deadline_relative(struct kunit *test)
 
 static void deadline_relative_saturates(struct kunit *test)
 {
-	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, S64_MAX), (s64)KTIME_MAX);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(1000, S64_MAX),
+			(s64)KTIME_MAX);
 	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(KTIME_MAX - 10, 11),
 			(s64)KTIME_MAX);
 	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(KTIME_MAX - 10, 10),
 			(s64)KTIME_MAX);
 	KUNIT_EXPECT_EQ(test, npoll_deadline_rel(KTIME_MAX - 10, 9),
 			(s64)KTIME_MAX - 1);
-	KUNIT_EXPECT_GT(test, npoll_deadline_rel(S64_MAX / 2, S64_MAX / 2 + 5), 0LL);
+	KUNIT_EXPECT_GT(test, npoll_deadline_rel(S64_MAX / 2, S64_MAX / 2 + 5),
+			0LL);
 }
 
 static void deadline_absolute(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 0), (s64)NPOLL_DL_NONE);
-	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 999), (s64)NPOLL_DL_EXPIRED);
-	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 1000), (s64)NPOLL_DL_EXPIRED);
-	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, -5), (s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 999),
+			(s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 1000),
+			(s64)NPOLL_DL_EXPIRED);
+	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, -5),
+			(s64)NPOLL_DL_EXPIRED);
 	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, 1001), 1001LL);
 	KUNIT_EXPECT_EQ(test, npoll_deadline_abs(1000, S64_MAX), S64_MAX);
 }
@@ -216,8 +229,8 @@ static void fired_is_decided_once(struct kunit *test)
 			NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_OK));
 	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_NIL);
-	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_OK) |
-				 NPOLL_SEM_FIRED_READY);
+	KUNIT_EXPECT_EQ(test, w,
+			npoll_sem_fired(NPOLL_OK) | NPOLL_SEM_FIRED_READY);
 	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(w), NPOLL_OK);
 }
@@ -248,11 +261,11 @@ static void harvest_keeps_later_readiness(struct kunit *test)
 
 static void close_rewrites_undelivered_outcome(struct kunit *test)
 {
+	const unsigned long closing = npoll_sem_fired(NPOLL_ERR_CLOSING);
 	unsigned long w = npoll_sem_fired(NPOLL_OK) | NPOLL_SEM_FIRED_READY;
 
 	npoll_sem_close_event(&w);
-	KUNIT_EXPECT_EQ(test, w, npoll_sem_fired(NPOLL_ERR_CLOSING) |
-				 NPOLL_SEM_FIRED_READY);
+	KUNIT_EXPECT_EQ(test, w, closing | NPOLL_SEM_FIRED_READY);
 	/* Words that carry no event are left alone. */
 	w = NPOLL_SEM_READY;
 	npoll_sem_close_event(&w);
@@ -279,16 +292,18 @@ static void fired_encoding(struct kunit *test)
 
 	for (r = NPOLL_OK; r <= NPOLL_ERR_NOT_POLLABLE; r++) {
 		unsigned long v = npoll_sem_fired(r);
+		unsigned long vr = v | NPOLL_SEM_FIRED_READY;
 
 		KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(v));
-		KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(v | NPOLL_SEM_FIRED_READY));
-		KUNIT_EXPECT_FALSE(test, npoll_sem_is_task(v | NPOLL_SEM_FIRED_READY));
-		KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(v | NPOLL_SEM_FIRED_READY), r);
+		KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(vr));
+		KUNIT_EXPECT_FALSE(test, npoll_sem_is_task(vr));
+		KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(vr), r);
 	}
 	KUNIT_EXPECT_FALSE(test, npoll_sem_is_fired(NPOLL_SEM_ARMED));
 	KUNIT_EXPECT_FALSE(test, npoll_sem_is_fired(FAKE_TASK));
 	KUNIT_EXPECT_EQ(test, npoll_sem_taken(NPOLL_SEM_WAIT), NPOLL_SEM_NIL);
-	KUNIT_EXPECT_EQ(test, npoll_sem_taken(NPOLL_SEM_ARMED), NPOLL_SEM_ARMED);
+	KUNIT_EXPECT_EQ(test, npoll_sem_taken(NPOLL_SEM_ARMED),
+			NPOLL_SEM_ARMED);
 }
 
 /* The harvest relies on this: del_all + reverse gives arrival order. */

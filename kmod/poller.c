@@ -2,12 +2,15 @@
 /*
  * npoll: the poller - its descriptor table and handles.
  *
- * A handle is (generation << 32) | index.  The index names a slot of the
- * poller's xarray (allocated cyclically, so slots are reused late); the
+ * A handle is (generation << 32) | (slot + 1).  The slot is the lowest
+ * free index of the poller's xarray, so the table stays dense (one
+ * descriptor lives in the xarray's head, without a node; a cyclic
+ * allocation would create and free a node on every registration); the
  * generation is a per-poller counter bumped for every registration (Go's
  * fdseq).  A handle of a closed descriptor fails the lookup even if its
  * slot holds a newer descriptor, until the 32-bit generation wraps
- * around to the very same value on the very same slot.
+ * around to the very same value on the very same slot.  Neither half of
+ * a valid handle is ever 0.
  */
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -16,6 +19,13 @@
 #include <linux/xarray.h>
 
 #include "npoll.h"
+#include "npoll_trace.h"
+
+/* The table slot a handle names; its low half is slot + 1. */
+static unsigned long npoll_handle_slot(u64 handle)
+{
+	return lower_32_bits(handle) - 1;
+}
 
 /**
  * npoll_poller_alloc() - a new, empty poller
@@ -31,7 +41,7 @@ struct npoll_poller *npoll_poller_alloc(void)
 	if (!p)
 		return NULL;
 	mutex_init(&p->lock);
-	xa_init_flags(&p->descs, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	xa_init_flags(&p->descs, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
 	npoll_sched_init(p);
 	return p;
 }
@@ -40,7 +50,7 @@ struct npoll_poller *npoll_poller_alloc(void)
 static void __npoll_poller_remove(struct npoll_poller *p, struct npoll_desc *d)
 {
 	lockdep_assert_held(&p->lock);
-	xa_erase(&p->descs, lower_32_bits(d->handle));
+	xa_erase(&p->descs, npoll_handle_slot(d->handle));
 	atomic_dec(&p->ndescs);
 	/* Before a registration of the same file can look for it. */
 	npoll_desc_detach(d);
@@ -60,6 +70,7 @@ void npoll_poller_free(struct npoll_poller *p)
 	mutex_lock(&p->lock);
 	xa_for_each(&p->descs, index, d) {
 		__npoll_poller_remove(p, d);
+		trace_npoll_close(d);
 		npoll_desc_teardown(d);
 		npoll_desc_put(d);
 	}
@@ -114,8 +125,8 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 		goto out_unlock;
 	}
 	/* Reserve the slot; it reads as empty until xa_store() below. */
-	ret = xa_alloc_cyclic(&p->descs, &index, NULL, XA_LIMIT(1, U32_MAX),
-			      &p->next_index, GFP_KERNEL_ACCOUNT);
+	ret = xa_alloc(&p->descs, &index, NULL, XA_LIMIT(0, U32_MAX - 1),
+		       GFP_KERNEL_ACCOUNT);
 	if (ret < 0) {
 		if (ret == -EBUSY)
 			ret = -EMFILE;
@@ -125,7 +136,7 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	if (!gen)
 		gen = ++p->next_gen;
 	/* Published to lookups by xa_store() (release) below. */
-	WRITE_ONCE(d->handle, (u64)gen << 32 | index);
+	WRITE_ONCE(d->handle, (u64)gen << 32 | (index + 1));
 
 	ret = npoll_hook_register(d);
 	if (ret)
@@ -136,6 +147,7 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	file->f_flags |= O_NONBLOCK;
 	spin_unlock(&file->f_lock);
 	*handle = d->handle;
+	trace_npoll_open(d, fd);
 	/*
 	 * Publish last: from here on any thread holding the poller may
 	 * close the descriptor, so neither @d nor @file is touched after.
@@ -173,13 +185,16 @@ int npoll_poller_close_desc(struct npoll_poller *p, u64 handle)
 	struct npoll_desc *d;
 
 	mutex_lock(&p->lock);
-	d = xa_load(&p->descs, lower_32_bits(handle));
+	d = NULL;
+	if (lower_32_bits(handle))
+		d = xa_load(&p->descs, npoll_handle_slot(handle));
 	if (!d || d->handle != handle) {
 		mutex_unlock(&p->lock);
 		return -EBADF;
 	}
 	__npoll_poller_remove(p, d);
 	mutex_unlock(&p->lock);
+	trace_npoll_close(d);
 
 	npoll_desc_teardown(d);
 	npoll_desc_put(d);
@@ -201,7 +216,7 @@ struct npoll_desc *npoll_desc_get(struct npoll_poller *p, u64 handle)
 	if (!lower_32_bits(handle) || !upper_32_bits(handle))
 		return NULL;
 	rcu_read_lock();
-	d = xa_load(&p->descs, lower_32_bits(handle));
+	d = xa_load(&p->descs, npoll_handle_slot(handle));
 	if (d && !refcount_inc_not_zero(&d->ref))
 		d = NULL;
 	rcu_read_unlock();

@@ -39,6 +39,7 @@
 #include <linux/wait.h>
 
 #include "npoll.h"
+#include "npoll_trace.h"
 #include "sem.h"
 #include "deadline.h"
 
@@ -140,13 +141,15 @@ static bool npoll_events_pending(struct npoll_poller *p)
  * Deliver up to @max events.  Returns the number delivered, or -EFAULT
  * if the first copy failed (the events stay queued).
  */
-static int npoll_harvest(struct npoll_poller *p,
-			 struct npoll_event __user *uev, u32 max)
+static int npoll_harvest(struct npoll_poller *p, struct npoll_event __user *uev,
+			 u32 max)
 {
 	struct npoll_event batch[NPOLL_POLL_BATCH];
 	struct llist_node *node, *nodes[NPOLL_POLL_BATCH];
+	struct npoll_evlink *l;
 	struct npoll_desc *d;
 	u32 done = 0, n, i;
+	unsigned long w;
 	int ret = 0;
 	bool more;
 
@@ -160,15 +163,16 @@ static int npoll_harvest(struct npoll_poller *p,
 		}
 		/* Read a batch; the words stay FIRED until it is copied. */
 		n = 0;
-		for (node = p->ev_out; node && n < NPOLL_POLL_BATCH &&
-		     done + n < max; node = node->next) {
+		for (node = p->ev_out;
+		     node && n < NPOLL_POLL_BATCH && done + n < max;
+		     node = node->next) {
+			l = container_of(node, struct npoll_evlink, node);
 			d = npoll_evlink_desc(node);
 			nodes[n] = node;
 			batch[n].user = d->user;
-			batch[n].mode = container_of(node, struct npoll_evlink,
-						     node)->mode;
-			batch[n].result = npoll_sem_fired_result(
-				READ_ONCE(*npoll_sem_of(d, batch[n].mode)));
+			batch[n].mode = l->mode;
+			w = READ_ONCE(*npoll_sem_of(d, l->mode));
+			batch[n].result = npoll_sem_fired_result(w);
 			n++;
 		}
 		if (copy_to_user(uev + done, batch, n * sizeof(batch[0]))) {
@@ -178,6 +182,7 @@ static int npoll_harvest(struct npoll_poller *p,
 		WRITE_ONCE(p->ev_out, node);
 		for (i = 0; i < n; i++) {
 			d = npoll_evlink_desc(nodes[i]);
+			trace_npoll_harvest(d, batch[i].mode, batch[i].result);
 			npoll_sem_harvest(npoll_sem_of(d, batch[i].mode));
 			atomic_dec(&p->nevents);
 			/* The link may be queued again from here on. */
@@ -216,9 +221,8 @@ static ktime_t npoll_poll_expiry(s64 timeout_ns)
  * Return: events stored; 0 on timeout or break; -EINTR on a signal
  * (not restarted: the timeout is relative); -EFAULT.
  */
-int npoll_poller_poll(struct npoll_poller *p,
-		      struct npoll_event __user *events, u32 max,
-		      s64 timeout_ns)
+int npoll_poller_poll(struct npoll_poller *p, struct npoll_event __user *events,
+		      u32 max, s64 timeout_ns)
 {
 	struct hrtimer_sleeper t;
 	bool timer = false;

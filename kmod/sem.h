@@ -46,22 +46,22 @@
 #include <linux/errno.h>
 #include <linux/npoll.h>
 
-#define NPOLL_SEM_NIL	0UL
-#define NPOLL_SEM_READY	1UL
-#define NPOLL_SEM_WAIT	2UL
-#define NPOLL_SEM_ARMED	3UL
+#define NPOLL_SEM_NIL 0UL
+#define NPOLL_SEM_READY 1UL
+#define NPOLL_SEM_WAIT 2UL
+#define NPOLL_SEM_ARMED 3UL
 /* FIRED(r, R): NPOLL_SEM_FIRED | r << 1 | R; values 8 to 15. */
-#define NPOLL_SEM_FIRED		8UL
-#define NPOLL_SEM_FIRED_READY	1UL
-#define NPOLL_SEM_LAST		15UL
+#define NPOLL_SEM_FIRED 8UL
+#define NPOLL_SEM_FIRED_READY 1UL
+#define NPOLL_SEM_LAST 15UL
 
 /* Bits of the error summary (Go's pollInfo), see npoll_info_err(). */
-#define NPOLL_INFO_CLOSING	0x1U
-#define NPOLL_INFO_RD_EXPIRED	0x2U
-#define NPOLL_INFO_WD_EXPIRED	0x4U
-#define NPOLL_INFO_EVENT_ERR	0x8U
+#define NPOLL_INFO_CLOSING 0x1U
+#define NPOLL_INFO_RD_EXPIRED 0x2U
+#define NPOLL_INFO_WD_EXPIRED 0x4U
+#define NPOLL_INFO_EVENT_ERR 0x8U
 /* Closed: off the file's queues; ends even canceled waits. */
-#define NPOLL_INFO_DETACHED	0x10U
+#define NPOLL_INFO_DETACHED 0x10U
 
 /**
  * npoll_info_err() - the error that applies to a mode (netpollcheckerr)
@@ -119,8 +119,9 @@ static inline bool npoll_sem_has_waiter(unsigned long v)
 /* What a waker took out of a word: a task to wake or an armed waiter. */
 static inline unsigned long npoll_sem_taken(unsigned long old)
 {
-	return npoll_sem_is_task(old) || old == NPOLL_SEM_ARMED ?
-	       old : NPOLL_SEM_NIL;
+	if (npoll_sem_is_task(old) || old == NPOLL_SEM_ARMED)
+		return old;
+	return NPOLL_SEM_NIL;
 }
 
 /**

@@ -18,22 +18,22 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define NPOLL_IOC_MAGIC		0xB8
+#define NPOLL_IOC_MAGIC 0xB8
 
 /* Modes: which half of the descriptor a call is about. */
-#define NPOLL_MODE_READ		1
-#define NPOLL_MODE_WRITE	2
-#define NPOLL_MODE_RW		(NPOLL_MODE_READ | NPOLL_MODE_WRITE)
+#define NPOLL_MODE_READ 1
+#define NPOLL_MODE_WRITE 2
+#define NPOLL_MODE_RW (NPOLL_MODE_READ | NPOLL_MODE_WRITE)
 
 /*
  * Outcome of a wait, returned as the (non-negative) ioctl result of
  * NPOLL_IOC_WAIT and NPOLL_IOC_RESET.  Values match runtime/netpoll.go.
  */
-#define NPOLL_OK		0	/* ready (pollNoError) */
-#define NPOLL_ERR_CLOSING	1	/* unblocked or closed (pollErrClosing) */
-#define NPOLL_ERR_TIMEOUT	2	/* deadline expired (pollErrTimeout) */
-#define NPOLL_ERR_NOT_POLLABLE	3	/* file reported EPOLLERR (pollErrNotPollable) */
-#define NPOLL_PENDING		4	/* armed: the outcome comes as an event */
+#define NPOLL_OK 0 /* ready (pollNoError) */
+#define NPOLL_ERR_CLOSING 1 /* unblocked or closed (pollErrClosing) */
+#define NPOLL_ERR_TIMEOUT 2 /* deadline expired (pollErrTimeout) */
+#define NPOLL_ERR_NOT_POLLABLE 3 /* EPOLLERR seen (pollErrNotPollable) */
+#define NPOLL_PENDING 4 /* armed: the outcome comes as an event */
 
 /**
  * struct npoll_open_args - NPOLL_IOC_OPEN: register a file
@@ -64,7 +64,7 @@ struct npoll_handle_args {
 };
 
 /* NPOLL_IOC_WAIT flag: wait for readiness only, ignore closing and deadlines. */
-#define NPOLL_WAIT_CANCELED	(1U << 0)
+#define NPOLL_WAIT_CANCELED (1U << 0)
 
 /**
  * struct npoll_wait_args - NPOLL_IOC_WAIT, NPOLL_IOC_RESET, NPOLL_IOC_ARM
@@ -81,13 +81,13 @@ struct npoll_wait_args {
 };
 
 /* NPOLL_IOC_SET_DEADLINE flag: @deadline is absolute CLOCK_MONOTONIC ns. */
-#define NPOLL_DEADLINE_ABS	(1U << 0)
+#define NPOLL_DEADLINE_ABS (1U << 0)
 /*
  * NPOLL_IOC_SET_DEADLINE flag: apply only if @seq is newer (modulo 2^32)
  * than the last sequence applied to the mode, then remember it.  Lets a
  * caller that defers deadline changes order them (see NPOLL_IOC_IO).
  */
-#define NPOLL_DEADLINE_SEQ	(1U << 1)
+#define NPOLL_DEADLINE_SEQ (1U << 1)
 
 /**
  * struct npoll_deadline_args - NPOLL_IOC_SET_DEADLINE
@@ -143,7 +143,7 @@ struct npoll_poll_args {
 };
 
 /* NPOLL_IOC_IO flag: first apply @deadline (absolute) with @seq. */
-#define NPOLL_IO_DEADLINE	(1U << 0)
+#define NPOLL_IO_DEADLINE (1U << 0)
 
 /**
  * struct npoll_io_args - NPOLL_IOC_IO: Go's FD.Read / FD.Write in one call
@@ -179,7 +179,7 @@ struct npoll_io_args {
 };
 
 /* Most events one NPOLL_IOC_POLL returns. */
-#define NPOLL_POLL_MAX		(1U << 20)
+#define NPOLL_POLL_MAX (1U << 20)
 
 /**
  * struct npoll_stats - NPOLL_IOC_STATS
@@ -198,7 +198,7 @@ struct npoll_stats {
 };
 
 /* The value NPOLL_IOC_IDENTIFY stores: "npoll\0\0\1" (ABI version 1). */
-#define NPOLL_IDENTITY		0x6e706f6c6c000001ULL
+#define NPOLL_IDENTITY 0x6e706f6c6c000001ULL
 
 /**
  * struct npoll_identify - NPOLL_IOC_IDENTIFY
@@ -210,19 +210,20 @@ struct npoll_identify {
 	__u64 reserved;
 };
 
-#define NPOLL_IOC_OPEN		_IOWR(NPOLL_IOC_MAGIC, 0x01, struct npoll_open_args)
-#define NPOLL_IOC_CLOSE		_IOW(NPOLL_IOC_MAGIC, 0x02, struct npoll_handle_args)
-#define NPOLL_IOC_UNBLOCK	_IOW(NPOLL_IOC_MAGIC, 0x03, struct npoll_handle_args)
-#define NPOLL_IOC_RESET		_IOW(NPOLL_IOC_MAGIC, 0x04, struct npoll_wait_args)
-#define NPOLL_IOC_WAIT		_IOW(NPOLL_IOC_MAGIC, 0x05, struct npoll_wait_args)
-#define NPOLL_IOC_SET_DEADLINE	_IOW(NPOLL_IOC_MAGIC, 0x06, struct npoll_deadline_args)
-#define NPOLL_IOC_STATS		_IOR(NPOLL_IOC_MAGIC, 0x07, struct npoll_stats)
-#define NPOLL_IOC_IDENTIFY	_IOR(NPOLL_IOC_MAGIC, 0x08, struct npoll_identify)
+#define NPOLL_IOC_OPEN _IOWR(NPOLL_IOC_MAGIC, 0x01, struct npoll_open_args)
+#define NPOLL_IOC_CLOSE _IOW(NPOLL_IOC_MAGIC, 0x02, struct npoll_handle_args)
+#define NPOLL_IOC_UNBLOCK _IOW(NPOLL_IOC_MAGIC, 0x03, struct npoll_handle_args)
+#define NPOLL_IOC_RESET _IOW(NPOLL_IOC_MAGIC, 0x04, struct npoll_wait_args)
+#define NPOLL_IOC_WAIT _IOW(NPOLL_IOC_MAGIC, 0x05, struct npoll_wait_args)
+#define NPOLL_IOC_SET_DEADLINE \
+	_IOW(NPOLL_IOC_MAGIC, 0x06, struct npoll_deadline_args)
+#define NPOLL_IOC_STATS _IOR(NPOLL_IOC_MAGIC, 0x07, struct npoll_stats)
+#define NPOLL_IOC_IDENTIFY _IOR(NPOLL_IOC_MAGIC, 0x08, struct npoll_identify)
 /* Arm a mode (struct npoll_wait_args, flags 0): NPOLL_OK, an error or NPOLL_PENDING. */
-#define NPOLL_IOC_ARM		_IOW(NPOLL_IOC_MAGIC, 0x09, struct npoll_wait_args)
-#define NPOLL_IOC_POLL		_IOW(NPOLL_IOC_MAGIC, 0x0a, struct npoll_poll_args)
+#define NPOLL_IOC_ARM _IOW(NPOLL_IOC_MAGIC, 0x09, struct npoll_wait_args)
+#define NPOLL_IOC_POLL _IOW(NPOLL_IOC_MAGIC, 0x0a, struct npoll_poll_args)
 /* Wake a blocked NPOLL_IOC_POLL, or make the next blocking one return at once. */
-#define NPOLL_IOC_BREAK		_IO(NPOLL_IOC_MAGIC, 0x0b)
-#define NPOLL_IOC_IO		_IOW(NPOLL_IOC_MAGIC, 0x0c, struct npoll_io_args)
+#define NPOLL_IOC_BREAK _IO(NPOLL_IOC_MAGIC, 0x0b)
+#define NPOLL_IOC_IO _IOW(NPOLL_IOC_MAGIC, 0x0c, struct npoll_io_args)
 
 #endif /* _UAPI_LINUX_NPOLL_H */

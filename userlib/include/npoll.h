@@ -65,7 +65,11 @@ int  np_reset(np_desc *pd, int mode);
 int  np_wait(np_desc *pd, int mode);
 /* Wait for readiness only, ignoring closing and deadlines. */
 int  np_wait_canceled(np_desc *pd, int mode);
-/* @d > 0: @d ns from now; @d < 0: expired; 0: none.  @mode may be NP_RW. */
+/*
+ * @d > 0: @d ns from now; @d < 0: expired; 0: none.  @mode may be NP_RW.
+ * Costs no system call when no call of the mode is in progress: the
+ * change is handed to the kernel by the next call of the mode.
+ */
 int  np_set_deadline(np_desc *pd, int64_t d, int mode);
 /* Absolute CLOCK_MONOTONIC ns: 0 none, <= now expired. */
 int  np_set_deadline_at(np_desc *pd, int64_t mono_ns, int mode);
@@ -128,7 +132,9 @@ uint64_t np_desc_user(const np_desc *pd);
  * Go-style I/O (internal/poll.FD): fail at once on an expired deadline
  * or closing, retry on EAGAIN after waiting.  NP_ERR_TIMEOUT becomes
  * -ETIMEDOUT, NP_ERR_CLOSING -ECANCELED, NP_ERR_NOT_POLLABLE -EIO.
- * Calls in the same direction on one descriptor take turns.
+ * Calls in the same direction on one descriptor take turns.  On a
+ * socket np_read and np_write are one system call each, and writing to
+ * a peer that is gone returns -EPIPE without raising SIGPIPE.
  */
 ssize_t np_read(np_desc *pd, void *buf, size_t len);
 ssize_t np_write(np_desc *pd, const void *buf, size_t len);

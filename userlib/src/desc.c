@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
-#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -132,11 +131,8 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	ret = np__ioctl(p->fd, NPOLL_IOC_OPEN, &a);
 	if (ret < 0)
 		goto out_destroy_dlock;
-	{
-		struct stat st;
-
-		pd->sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-	}
+	/* Until NPOLL_IOC_IO says otherwise (see io.c). */
+	atomic_init(&pd->sock, true);
 	for (int m = 0; m < 2; m++)
 		atomic_init(&pd->dl[m].busy, 0);
 

@@ -60,7 +60,8 @@ struct np_poller {
  * @closing: set once by the caller that closes; later calls fail fast
  * @rlock:   serialises the read-side I/O helpers
  * @wlock:   serialises the write-side I/O helpers
- * @sock:    @fd is a socket: the I/O helpers use NPOLL_IOC_IO
+ * @sock:    the I/O helpers try NPOLL_IOC_IO; cleared the first time it
+ *           says the file is not a socket
  * @dlock:   protects @dseq and @dl
  * @dseq:    sequence number of the last deadline change
  * @dl:      per mode (read, write): the deadline change not yet given to
@@ -81,7 +82,7 @@ struct np_desc {
 	atomic_bool closing;
 	pthread_mutex_t rlock;
 	pthread_mutex_t wlock;
-	bool sock;
+	atomic_bool sock;
 	pthread_mutex_t dlock;
 	uint32_t dseq;
 	struct np_dl {

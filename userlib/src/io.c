@@ -141,12 +141,15 @@ ssize_t np_read(np_desc *pd, void *buf, size_t len)
 		return ret;
 	if (len == 0)
 		goto out;
-	if (pd->sock) {
+	if (atomic_load_explicit(&pd->sock, memory_order_relaxed)) {
 		struct np_dl_take t;
 
 		np__dl_take(pd, NP_READ, &t);
 		ret = io_fused(pd, NP_READ, buf, len, &t);
-		goto out;
+		if (ret != -EOPNOTSUPP)
+			goto out;
+		/* Not a socket (the deadline change went in nonetheless). */
+		atomic_store(&pd->sock, false);
 	}
 	ret = io_prepare(pd, NP_READ);
 	while (ret == 0) {
@@ -177,7 +180,7 @@ ssize_t np_write(np_desc *pd, const void *buf, size_t len)
 	ret = io_lock(pd, NP_WRITE);
 	if (ret < 0)
 		return ret;
-	if (pd->sock && len) {
+	if (len && atomic_load_explicit(&pd->sock, memory_order_relaxed)) {
 		struct np_dl_take t;
 
 		np__dl_take(pd, NP_WRITE, &t);
@@ -190,7 +193,11 @@ ssize_t np_write(np_desc *pd, const void *buf, size_t len)
 			else
 				ret = n ? n : -EIO;
 		}
-		goto out;
+		if (ret != -EOPNOTSUPP || done)
+			goto out;
+		/* Not a socket (the deadline change went in nonetheless). */
+		atomic_store(&pd->sock, false);
+		ret = 0;
 	}
 	ret = io_prepare(pd, NP_WRITE);
 	while (ret == 0 && done < len) {
