@@ -374,6 +374,7 @@ struct conn {
 	struct mn_fd f;
 	struct conn *prev, *next;	/* open connections of the server */
 	struct server *srv;
+	int64_t first_ns;		/* to wait for the first message */
 	int64_t idle_ns, msg_ns;
 	int64_t deadline, woke;
 	long end;			/* 0 end of stream, else -errno */
@@ -479,7 +480,7 @@ static void conn_main(void *arg)
 	c->st.conns = 1;
 	while (buf) {
 		if (have == 0) {
-			conn_deadline(c, c->idle_ns);
+			conn_deadline(c, c->st.msgs ? c->idle_ns : c->first_ns);
 			in_msg = false;
 		} else if (!in_msg) {
 			conn_deadline(c, c->msg_ns);
@@ -563,6 +564,7 @@ static int server_add(struct server *srv, struct conn *c, int fd)
 	int r;
 
 	c->idle_ns = c->idle_ns ? c->idle_ns : srv->idle_ns;
+	c->first_ns = c->first_ns ? c->first_ns : c->idle_ns;
 	c->msg_ns = c->msg_ns ? c->msg_ns : srv->msg_ns;
 	r = mn_fd_open(&srv->s, &c->f, fd);
 	if (r)
@@ -905,8 +907,11 @@ static int run_selftest(unsigned int n, unsigned int rounds)
 		cl->id = i;
 		cl->g = group_of(i);
 		cnt[cl->g]++;
-		if (cl->g == G_IDLE)
+		if (cl->g == G_IDLE) {
+			/* Short only once its message is answered. */
+			c->first_ns = st.srv.idle_ns;
 			c->idle_ns = st.short_ns;
+		}
 		if (cl->g == G_STALL)
 			c->msg_ns = st.short_ns;
 		r = server_add(&st.srv, c, sv[0]);
