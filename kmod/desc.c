@@ -109,7 +109,6 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
 	d->wseq = 0;
 	npoll_deadline_init(d);
 	memset(&d->hook, 0, sizeof(d->hook));
-	d->hook2 = NULL;
 	d->ev[0].mode = NPOLL_MODE_READ;
 	d->ev[1].mode = NPOLL_MODE_WRITE;
 	/* Pairs with smp_rmb() in npoll_desc_get(). */

@@ -101,6 +101,14 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 			q->error = -ENOMEM;
 			return;
 		}
+		/* The slot is the descriptor's: nobody else stores there. */
+		if (xa_err(xa_store(&d->poller->hooks2, npoll_desc_slot(d),
+				    hook, GFP_KERNEL_ACCOUNT))) {
+			kfree(hook);
+			q->error = -ENOMEM;
+			return;
+		}
+		atomic_or(NPOLL_INFO_HOOK2, &d->info);
 	}
 	init_waitqueue_func_entry(&hook->wait, npoll_wake_fn);
 	hook->wait.private = d;
@@ -108,16 +116,13 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 	spin_lock_irqsave(&whead->lock, flags);
 	if (npoll_queue_has_poller(whead, d->poller)) {
 		spin_unlock_irqrestore(&whead->lock, flags);
+		/* A second entry is removed (and freed) by unregister. */
 		q->error = -EEXIST;
-		if (hook != &d->hook)
-			kfree(hook);
 		return;
 	}
 	hook->whead = whead;
 	__add_wait_queue(whead, &hook->wait);
 	spin_unlock_irqrestore(&whead->lock, flags);
-	if (hook != &d->hook)
-		d->hook2 = hook;
 	q->nhooks++;
 }
 
@@ -171,11 +176,16 @@ static void npoll_hook_remove(struct npoll_hook *hook)
  */
 void npoll_hook_unregister(struct npoll_desc *d)
 {
+	struct npoll_hook *hook2;
+
 	npoll_hook_remove(&d->hook);
-	if (d->hook2) {
-		npoll_hook_remove(d->hook2);
+	if (!(atomic_read(&d->info) & NPOLL_INFO_HOOK2))
+		return;
+	atomic_andnot(NPOLL_INFO_HOOK2, &d->info);
+	hook2 = xa_erase(&d->poller->hooks2, npoll_desc_slot(d));
+	if (hook2) {
+		npoll_hook_remove(hook2);
 		/* Off its queue, or POLLFREE made its last access. */
-		kfree(d->hook2);
-		d->hook2 = NULL;
+		kfree(hook2);
 	}
 }

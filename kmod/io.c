@@ -12,6 +12,7 @@
  * NPOLL_IOC_WAIT for them.
  */
 #include <linux/net.h>
+#include <linux/poll.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
 #include <net/sock.h>
@@ -73,10 +74,19 @@ long npoll_desc_io(struct npoll_desc *d, u32 mode, void __user *buf, size_t len)
 	err = npoll_desc_reset(d, mode);
 	if (err)
 		return npoll_io_errno(err);
+	/*
+	 * A receive that would fail with EAGAIN costs more than asking the
+	 * socket's poll method: when nothing is there, wait first.  Data
+	 * that arrives after the reset above is readiness the wait sees.
+	 */
+	if (mode == NPOLL_MODE_READ &&
+	    !(vfs_poll(d->file, NULL) & NPOLL_READ_EVENTS))
+		goto wait;
 	for (;;) {
 		ret = npoll_sock_xfer(sock, mode, buf, len);
 		if (ret != -EAGAIN)
 			return ret;
+wait:
 		err = npoll_desc_wait(d, mode, false);
 		if (err)
 			return npoll_io_errno(err);

@@ -76,8 +76,8 @@ struct npoll_evlink {
  * @wd:     write deadline
  * @timer:  fires at the earliest pending deadline
  * @hook:   entry on the file's (first) wait queue
- * @hook2:  entry on a second queue, for the rare file that has two
- *          (AF_UNIX datagram); NULL otherwise
+ *          (a second entry, for the rare file with two queues, lives in
+ *          the poller's @hooks2: NPOLL_INFO_HOOK2)
  * @ev:     ready-list links of the read and the write mode; a queued
  *          link holds a reference
  *
@@ -103,7 +103,6 @@ struct npoll_desc {
 	s64 wd;
 	struct hrtimer timer;
 	struct npoll_hook hook;
-	struct npoll_hook *hook2;
 	struct npoll_evlink ev[2];
 };
 
@@ -113,6 +112,9 @@ struct npoll_desc {
  *              @next_gen and the table's contents
  *              (readers of @descs use RCU)
  * @descs:      table index -> descriptor
+ * @hooks2:     table index -> second wait-queue entry of a descriptor
+ *              whose file has two queues (rare: kept out of the
+ *              descriptor to keep it small)
  * @next_gen:   generation of the last handle issued
  * @ndescs:     descriptors in the table
  * @nwaiters:   threads parked in waits
@@ -130,6 +132,7 @@ struct npoll_poller {
 	/* Registration and deregistration; the table's contents. */
 	struct mutex lock;
 	struct xarray descs;
+	struct xarray hooks2;
 	u32 next_gen;
 	atomic_t ndescs;
 	atomic_t nwaiters;
@@ -155,6 +158,7 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 			   u64 *handle);
 int npoll_poller_close_desc(struct npoll_poller *p, u64 handle);
 struct npoll_desc *npoll_desc_get(struct npoll_poller *p, u64 handle);
+unsigned long npoll_desc_slot(struct npoll_desc *d);
 
 /* desc.c */
 int npoll_desc_cache_init(void);

@@ -28,6 +28,17 @@ static unsigned long npoll_handle_slot(u64 handle)
 }
 
 /**
+ * npoll_desc_slot() - the table slot of a descriptor
+ * @d: descriptor with its handle assigned
+ *
+ * Return: the index of @d in its poller's tables.
+ */
+unsigned long npoll_desc_slot(struct npoll_desc *d)
+{
+	return npoll_handle_slot(d->handle);
+}
+
+/**
  * npoll_poller_alloc() - a new, empty poller
  *
  * Context: process, may sleep.
@@ -42,6 +53,7 @@ struct npoll_poller *npoll_poller_alloc(void)
 		return NULL;
 	mutex_init(&p->lock);
 	xa_init_flags(&p->descs, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
+	xa_init_flags(&p->hooks2, XA_FLAGS_ACCOUNT);
 	npoll_sched_init(p);
 	return p;
 }
@@ -78,6 +90,7 @@ void npoll_poller_free(struct npoll_poller *p)
 	/* Undelivered events hold the last references of their descriptors. */
 	npoll_sched_release(p);
 	xa_destroy(&p->descs);
+	xa_destroy(&p->hooks2);
 	mutex_destroy(&p->lock);
 	kfree(p);
 }

@@ -62,6 +62,8 @@
 #define NPOLL_INFO_EVENT_ERR 0x8U
 /* Closed: off the file's queues; ends even canceled waits. */
 #define NPOLL_INFO_DETACHED 0x10U
+/* Has a second wait-queue entry, kept in the poller's hooks2. */
+#define NPOLL_INFO_HOOK2 0x20U
 
 /**
  * npoll_info_err() - the error that applies to a mode (netpollcheckerr)
