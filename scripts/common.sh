@@ -48,3 +48,24 @@ npoll_debug_dir() {
 	local flavour=${1:-debug}
 	echo "$NPOLL_CACHE/kernel-$flavour-$(npoll_source_version)-$(npoll_debug_key "$flavour")"
 }
+
+# The extracted tree of the installed linux-source-6.1, in $NPOLL_CACHE
+# (the one scripts/build-debug-kernel builds from): extracted on first
+# use.  Prints its path.
+npoll_source_tree() {
+	local ver src
+	ver=$(npoll_source_version) || true
+	[ -n "$ver" ] || { npoll_log "linux-source-6.1 is not installed (scripts/install-deps)"; return 1; }
+	src=$NPOLL_CACHE/linux-source-$ver
+	if [ ! -f "$src/.npoll-extracted" ]; then
+		npoll_log "extracting linux-source $ver into $src"
+		if ! { rm -rf "$src" "$src.tmp" && mkdir -p "$src.tmp" &&
+			tar -C "$src.tmp" --strip-components=1 \
+				-xJf /usr/src/linux-source-6.1.tar.xz &&
+			touch "$src.tmp/.npoll-extracted" && mv "$src.tmp" "$src"; }; then
+			npoll_log "cannot extract linux-source into $src"
+			return 1
+		fi
+	fi
+	echo "$src"
+}
