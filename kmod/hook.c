@@ -60,9 +60,12 @@ static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode, int sync,
 	return 0;
 }
 
-/* Is a live descriptor of @p on @whead?  Called with the queue's lock. */
-static bool npoll_queue_has_poller(wait_queue_head_t *whead,
-				   struct npoll_poller *p)
+/*
+ * Is @d's file registered with @d's poller on @whead already (a live
+ * descriptor)?  Called with the queue's lock.
+ */
+static bool npoll_queue_has_desc(wait_queue_head_t *whead,
+				 struct npoll_desc *d)
 {
 	wait_queue_entry_t *w;
 	struct npoll_desc *o;
@@ -72,7 +75,11 @@ static bool npoll_queue_has_poller(wait_queue_head_t *whead,
 		if (w->func != npoll_wake_fn)
 			continue;
 		o = w->private;
-		if (o->poller == p &&
+		/*
+		 * The same file: a queue may be shared by several files (an
+		 * AF_UNIX datagram server's queue by all its peers).
+		 */
+		if (o->poller == d->poller && o->file == d->file &&
 		    !(atomic_read(&o->info) & NPOLL_INFO_DETACHED))
 			return true;
 	}
@@ -114,7 +121,7 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 	hook->wait.private = d;
 
 	spin_lock_irqsave(&whead->lock, flags);
-	if (npoll_queue_has_poller(whead, d->poller)) {
+	if (npoll_queue_has_desc(whead, d)) {
 		spin_unlock_irqrestore(&whead->lock, flags);
 		/* A second entry is removed (and freed) by unregister. */
 		q->error = -EEXIST;

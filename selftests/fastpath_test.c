@@ -229,6 +229,54 @@ TEST_F(raw, deadline_passes_without_a_waiter)
 					 NPOLL_MODE_WRITE, 0));
 }
 
+/*
+ * Both ends of a pipe share its two wait queues: registering both in
+ * one poller is not a duplicate, and each end gets its own readiness.
+ * The same open file twice (a dup) is.
+ */
+TEST(pipe_ends_share_queues_but_are_not_duplicates)
+{
+	int dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
+	uint64_t hr, hw, hx;
+	int p[2], dfd;
+	char c;
+
+	if (dev < 0 && errno == ENOENT)
+		SKIP(return, "no " NPOLL_DEV);
+	ASSERT_GE(dev, 0);
+	ASSERT_EQ(0, npt_pipe(p));
+	ASSERT_EQ(0, npt_raw_open(dev, p[1], 2, &hw));
+	ASSERT_EQ(0, npt_raw_open(dev, p[0], 1, &hr));
+	dfd = dup(p[0]);
+	ASSERT_GE(dfd, 0);
+	EXPECT_EQ(-EEXIST, npt_raw_open(dev, dfd, 3, &hx));
+	/* The write end starts writable, the read end not readable. */
+	EXPECT_EQ(NPOLL_OK, npt_raw_wait(dev, NPOLL_IOC_ARM, hw,
+					 NPOLL_MODE_WRITE, 0));
+	EXPECT_EQ(NPOLL_PENDING, npt_raw_wait(dev, NPOLL_IOC_ARM, hr,
+					      NPOLL_MODE_READ, 0));
+	ASSERT_EQ(1, write(p[1], "p", 1));
+	{
+		struct npoll_event ev[2];
+		struct npoll_poll_args a = { .events = (uintptr_t)ev, .max = 2,
+					     .timeout_ns = 5 * NPT_SEC };
+
+		ASSERT_EQ(1, npt_ioctl(dev, NPOLL_IOC_POLL, &a));
+		EXPECT_EQ(1, ev[0].user);
+		EXPECT_EQ(NPOLL_MODE_READ, ev[0].mode);
+		EXPECT_EQ(NPOLL_OK, ev[0].result);
+	}
+	ASSERT_EQ(1, read(p[0], &c, 1));
+	EXPECT_EQ(0, npt_raw_handle(dev, NPOLL_IOC_CLOSE, hr));
+	EXPECT_EQ(0, npt_raw_handle(dev, NPOLL_IOC_CLOSE, hw));
+	/* Closed: the same ends register again. */
+	EXPECT_EQ(0, npt_raw_open(dev, dfd, 3, &hx));
+	close(dfd);
+	close(p[0]);
+	close(p[1]);
+	close(dev);
+}
+
 NPT_UNIX_FIXTURE(lib);
 
 /* The library defers the change; the next read carries it. */
