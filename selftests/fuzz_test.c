@@ -1425,8 +1425,11 @@ FIXTURE_TEARDOWN(fuzz)
 {
 }
 
-/* The harness's alarm ends a run that hangs despite the watchdogs. */
-TEST_F_TIMEOUT(fuzz, random_ioctls_from_racing_threads_and_killed_processes, 3000)
+/*
+ * The harness's alarm ends a run that hangs despite the watchdogs; long
+ * enough for make fuzz on a slow, shared host.
+ */
+TEST_F_TIMEOUT(fuzz, random_ioctls_from_racing_threads_and_killed_processes, 14000)
 {
 	long target = env_long("NPOLL_FUZZ_CALLS", 100000);
 	uint64_t seed = (uint64_t)env_long("NPOLL_FUZZ_SEED",
