@@ -64,8 +64,7 @@ static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode, int sync,
  * Is @d's file registered with @d's poller on @whead already (a live
  * descriptor)?  Called with the queue's lock.
  */
-static bool npoll_queue_has_desc(wait_queue_head_t *whead,
-				 struct npoll_desc *d)
+static bool npoll_queue_has_desc(wait_queue_head_t *whead, struct npoll_desc *d)
 {
 	wait_queue_entry_t *w;
 	struct npoll_desc *o;
