@@ -328,7 +328,7 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 	atomic_t *nwaiters = &d->poller->nwaiters;
 	int ret;
 
-	ret = npoll_sem_prepare(sem);
+	ret = npoll_sem_prepare(sem, self);
 	if (ret)
 		return ret;
 	if (!canceled)
@@ -343,7 +343,7 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 		       !npoll_info_err(atomic_read(&d->info), mode)) {
 		atomic_inc(nwaiters);
 		set_current_state(TASK_INTERRUPTIBLE);
-		if (npoll_sem_commit(sem, self)) {
+		if (npoll_sem_commit(sem, self, self)) {
 			while (READ_ONCE(*sem) == self &&
 			       !signal_pending(current)) {
 				schedule();
@@ -354,7 +354,7 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 		atomic_dec(nwaiters);
 	}
 	/* Take the word back; a waker that raced with us left READY or NIL. */
-	return npoll_sem_finish(sem) ? 1 : 0;
+	return npoll_sem_finish(sem, self) ? 1 : 0;
 }
 
 /* The loop of npoll_desc_wait(); returns what it returns. */
@@ -419,6 +419,7 @@ int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled)
 static int __npoll_desc_arm(struct npoll_desc *d, u32 mode)
 {
 	unsigned long *sem = npoll_sem_of(d, mode);
+	unsigned long self = (unsigned long)current;
 	atomic_t *narmed = &d->poller->narmed;
 	int ret;
 
@@ -426,19 +427,19 @@ static int __npoll_desc_arm(struct npoll_desc *d, u32 mode)
 		ret = npoll_checkerr(d, mode);
 		if (ret)
 			return ret;
-		ret = npoll_sem_prepare(sem);
+		ret = npoll_sem_prepare(sem, self);
 		if (ret)
 			return ret > 0 ? NPOLL_OK : ret;
 		npoll_deadline_prepare_wait(d);
 		if (!npoll_info_err(atomic_read(&d->info), mode)) {
 			/* Counted first: the waker that takes ARMED uncounts it. */
 			atomic_inc(narmed);
-			if (npoll_sem_commit(sem, NPOLL_SEM_ARMED))
+			if (npoll_sem_commit(sem, self, NPOLL_SEM_ARMED))
 				return NPOLL_PENDING;
 			atomic_dec(narmed);
 		}
 		/* Readiness or unblock replaced WAIT, or an error applies. */
-		if (npoll_sem_finish(sem))
+		if (npoll_sem_finish(sem, self))
 			return NPOLL_OK;
 	}
 }

@@ -19,7 +19,7 @@ static void sem_prepare_consumes_readiness(struct kunit *test)
 {
 	unsigned long w = NPOLL_SEM_READY;
 
-	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), 1);
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), 1);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 }
 
@@ -27,32 +27,32 @@ static void sem_prepare_announces_waiter(struct kunit *test)
 {
 	unsigned long w = NPOLL_SEM_NIL;
 
-	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), 0);
-	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_WAIT);
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), 0);
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_wait_of(FAKE_TASK));
 }
 
 static void sem_second_waiter_is_busy(struct kunit *test)
 {
-	unsigned long w = NPOLL_SEM_WAIT;
+	unsigned long w = npoll_sem_wait_of(FAKE_TASK);
 
-	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), -EBUSY);
-	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_WAIT);
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), -EBUSY);
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_wait_of(FAKE_TASK));
 	w = FAKE_TASK;
-	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), -EBUSY);
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), -EBUSY);
 	KUNIT_EXPECT_EQ(test, w, FAKE_TASK);
 }
 
 static void sem_commit_only_from_wait(struct kunit *test)
 {
-	unsigned long w = NPOLL_SEM_WAIT;
+	unsigned long w = npoll_sem_wait_of(FAKE_TASK);
 
-	KUNIT_EXPECT_TRUE(test, npoll_sem_commit(&w, FAKE_TASK));
+	KUNIT_EXPECT_TRUE(test, npoll_sem_commit(&w, FAKE_TASK, FAKE_TASK));
 	KUNIT_EXPECT_EQ(test, w, FAKE_TASK);
 	w = NPOLL_SEM_READY;
-	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK));
+	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK, FAKE_TASK));
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_READY);
 	w = NPOLL_SEM_NIL;
-	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK));
+	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK, FAKE_TASK));
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 }
 
@@ -71,10 +71,10 @@ static void sem_ready_before_commit_makes_commit_fail(struct kunit *test)
 {
 	unsigned long w = NPOLL_SEM_NIL;
 
-	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w), 0);
+	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), 0);
 	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_NIL);
-	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK));
-	KUNIT_EXPECT_TRUE(test, npoll_sem_finish(&w));
+	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK, FAKE_TASK));
+	KUNIT_EXPECT_TRUE(test, npoll_sem_finish(&w, FAKE_TASK));
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
 }
 
@@ -98,11 +98,11 @@ static void sem_unblock_removes_waiter(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
 			FAKE_TASK);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
-	w = NPOLL_SEM_WAIT;
+	w = npoll_sem_wait_of(FAKE_TASK);
 	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
 			NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
-	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w));
+	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w, FAKE_TASK));
 }
 
 static void sem_consume_leaves_waiter(struct kunit *test)
@@ -195,13 +195,43 @@ static void deadline_next_shares_timer(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, npoll_deadline_next(700, 700), 700LL);
 }
 
+/*
+ * A waiter woken by unblock leaves after a newer waiter or an arm took
+ * the word: it must not take their state (or an event) away.
+ */
+static void leaving_waiter_keeps_newer_state(struct kunit *test)
+{
+	unsigned long b = FAKE_TASK + 0x1000, w = NPOLL_SEM_NIL;
+
+	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), 0);
+	KUNIT_ASSERT_TRUE(test, npoll_sem_commit(&w, FAKE_TASK, FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, npoll_sem_unblock(&w, NPOLL_ERR_TIMEOUT),
+			FAKE_TASK);
+	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w, b), 0);
+	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w, FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, w, npoll_sem_wait_of(b));
+	KUNIT_ASSERT_TRUE(test, npoll_sem_commit(&w, b, NPOLL_SEM_ARMED));
+	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w, FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_ARMED);
+	npoll_sem_ready(&w);
+	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w, FAKE_TASK));
+	KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(w));
+	/* Its own states it does take back. */
+	w = npoll_sem_wait_of(FAKE_TASK);
+	KUNIT_EXPECT_FALSE(test, npoll_sem_finish(&w, FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+	w = NPOLL_SEM_READY;
+	KUNIT_EXPECT_TRUE(test, npoll_sem_finish(&w, FAKE_TASK));
+	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_NIL);
+}
+
 /* Scheduler mode: the transitions of an armed mode's word. */
 static void armed_ready_fires_ok(struct kunit *test)
 {
 	unsigned long w = NPOLL_SEM_NIL;
 
-	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w), 0);
-	KUNIT_ASSERT_TRUE(test, npoll_sem_commit(&w, NPOLL_SEM_ARMED));
+	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), 0);
+	KUNIT_ASSERT_TRUE(test, npoll_sem_commit(&w, FAKE_TASK, NPOLL_SEM_ARMED));
 	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_ARMED);
 	KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(w));
 	KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(w), NPOLL_OK);
@@ -239,11 +269,11 @@ static void armed_and_fired_are_busy(struct kunit *test)
 {
 	unsigned long w = NPOLL_SEM_ARMED;
 
-	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), -EBUSY);
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), -EBUSY);
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_ARMED);
 	w = npoll_sem_fired(NPOLL_ERR_TIMEOUT) | NPOLL_SEM_FIRED_READY;
-	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w), -EBUSY);
-	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, NPOLL_SEM_ARMED));
+	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), -EBUSY);
+	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK, NPOLL_SEM_ARMED));
 }
 
 /* Readiness that came after the event survives its harvest. */
@@ -301,7 +331,7 @@ static void fired_encoding(struct kunit *test)
 	}
 	KUNIT_EXPECT_FALSE(test, npoll_sem_is_fired(NPOLL_SEM_ARMED));
 	KUNIT_EXPECT_FALSE(test, npoll_sem_is_fired(FAKE_TASK));
-	KUNIT_EXPECT_EQ(test, npoll_sem_taken(NPOLL_SEM_WAIT), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_taken(npoll_sem_wait_of(FAKE_TASK)), NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, npoll_sem_taken(NPOLL_SEM_ARMED),
 			NPOLL_SEM_ARMED);
 }
@@ -331,6 +361,7 @@ static struct kunit_case npoll_sem_cases[] = {
 	KUNIT_CASE(sem_unblock_keeps_readiness),
 	KUNIT_CASE(sem_unblock_removes_waiter),
 	KUNIT_CASE(sem_consume_leaves_waiter),
+	KUNIT_CASE(leaving_waiter_keeps_newer_state),
 	KUNIT_CASE(info_error_precedence),
 	{}
 };

@@ -6,7 +6,7 @@
  *
  *   NPOLL_SEM_NIL    nothing pending, nobody waiting
  *   NPOLL_SEM_READY  readiness is pending; the next wait consumes it
- *   NPOLL_SEM_WAIT   a thread is about to park or arm (not committed yet)
+ *   WAIT(task)       that thread is about to park or arm (not committed)
  *   NPOLL_SEM_ARMED  scheduler mode: the outcome goes to the ready list
  *   FIRED(r[, R])    scheduler mode: outcome r is on the ready list and
  *                    not harvested yet; R: readiness came since
@@ -24,7 +24,9 @@
  *   FIRED(r[, R]) --close-------> FIRED(NPOLL_ERR_CLOSING[, R])
  *   FIRED(r[, R]) --harvest-----> NIL [READY]
  *   READY --consume-----> NIL, FIRED(r, R) --consume--> FIRED(r)
- *   any  ---finish------> NIL                      (the waiter, leaving)
+ *   READY|WAIT(self)|self --finish--> NIL       (the waiter, leaving;
+ *                                                anything else is newer
+ *                                                than its wait: left alone)
  *
  * Only the waiter moves NIL->WAIT->task and takes the word back with
  * finish; wakers only ever replace WAIT/task, so a task pointer read by
@@ -48,7 +50,8 @@
 
 #define NPOLL_SEM_NIL 0UL
 #define NPOLL_SEM_READY 1UL
-#define NPOLL_SEM_WAIT 2UL
+/* WAIT(t): NPOLL_SEM_WAIT_TAG | t, a task (aligned) about to park or arm. */
+#define NPOLL_SEM_WAIT_TAG 1UL
 #define NPOLL_SEM_ARMED 3UL
 /* FIRED(r, R): NPOLL_SEM_FIRED | r << 1 | R; values 8 to 15. */
 #define NPOLL_SEM_FIRED 8UL
@@ -88,10 +91,27 @@ static inline int npoll_info_err(unsigned int info, unsigned int mode)
 	return NPOLL_OK;
 }
 
-/* A waiter's word value above NPOLL_SEM_LAST is its task_struct. */
+/*
+ * Above NPOLL_SEM_LAST a word names a task: a parked waiter (its
+ * task_struct, which is at least 16-byte aligned) or, with the low bit
+ * set, WAIT(task): that task announced itself and has not committed yet.
+ * The owner is in the word so that a waiter leaving after a waker took
+ * it out can tell its own state from a newer waiter's.
+ */
 static inline bool npoll_sem_is_task(unsigned long v)
 {
-	return v > NPOLL_SEM_LAST;
+	return v > NPOLL_SEM_LAST && !(v & NPOLL_SEM_WAIT_TAG);
+}
+
+static inline bool npoll_sem_is_wait(unsigned long v)
+{
+	return v > NPOLL_SEM_LAST && (v & NPOLL_SEM_WAIT_TAG);
+}
+
+/* The WAIT word of @self (a task as a word value). */
+static inline unsigned long npoll_sem_wait_of(unsigned long self)
+{
+	return self | NPOLL_SEM_WAIT_TAG;
 }
 
 static inline bool npoll_sem_is_fired(unsigned long v)
@@ -114,8 +134,7 @@ static inline int npoll_sem_fired_result(unsigned long v)
 /* Does the word name a waiter: one about to park or arm, parked, armed? */
 static inline bool npoll_sem_has_waiter(unsigned long v)
 {
-	return v == NPOLL_SEM_WAIT || v == NPOLL_SEM_ARMED ||
-	       npoll_sem_is_task(v);
+	return v > NPOLL_SEM_LAST || v == NPOLL_SEM_ARMED;
 }
 
 /* What a waker took out of a word: a task to wake or an armed waiter. */
@@ -196,7 +215,7 @@ static inline unsigned long npoll_sem_unblock(unsigned long *sem, int result)
  * and the caller must finish it, -EBUSY another thread waits, or the
  * mode is armed, or its event is not harvested yet.
  */
-static inline int npoll_sem_prepare(unsigned long *sem)
+static inline int npoll_sem_prepare(unsigned long *sem, unsigned long self)
 {
 	unsigned long old = READ_ONCE(*sem);
 
@@ -205,7 +224,7 @@ static inline int npoll_sem_prepare(unsigned long *sem)
 			if (try_cmpxchg(sem, &old, NPOLL_SEM_NIL))
 				return 1;
 		} else if (old == NPOLL_SEM_NIL) {
-			if (try_cmpxchg(sem, &old, NPOLL_SEM_WAIT))
+			if (try_cmpxchg(sem, &old, npoll_sem_wait_of(self)))
 				return 0;
 		} else {
 			return -EBUSY;
@@ -214,29 +233,44 @@ static inline int npoll_sem_prepare(unsigned long *sem)
 }
 
 /**
- * npoll_sem_commit() - the waiter commits to park or arm (WAIT->task|ARMED)
+ * npoll_sem_commit() - commit to park or arm (WAIT(self) -> self|ARMED)
  * @sem: the mode's word
- * @task: the waiter as a word value, or NPOLL_SEM_ARMED
+ * @self: the waiter as a word value
+ * @to: @self to park, or NPOLL_SEM_ARMED
  *
  * Return: true if committed; false if readiness or unblock replaced WAIT
  * first (then the waiter must not sleep).
  */
-static inline bool npoll_sem_commit(unsigned long *sem, unsigned long task)
+static inline bool npoll_sem_commit(unsigned long *sem, unsigned long self,
+				    unsigned long to)
 {
-	unsigned long old = NPOLL_SEM_WAIT;
+	unsigned long old = npoll_sem_wait_of(self);
 
-	return try_cmpxchg(sem, &old, task);
+	return try_cmpxchg(sem, &old, to);
 }
 
 /**
- * npoll_sem_finish() - the waiter leaves (any->NIL)
+ * npoll_sem_finish() - the waiter leaves
  * @sem: the mode's word
+ * @self: the waiter as a word value
+ *
+ * Takes back the waiter's own WAIT or task, and consumes readiness.  A
+ * newer waiter's or arm's state, or an event, which may be there once a
+ * waker took this waiter out, is left alone.
  *
  * Return: true if readiness was pending (and is now consumed).
  */
-static inline bool npoll_sem_finish(unsigned long *sem)
+static inline bool npoll_sem_finish(unsigned long *sem, unsigned long self)
 {
-	return xchg(sem, NPOLL_SEM_NIL) == NPOLL_SEM_READY;
+	unsigned long old = READ_ONCE(*sem);
+
+	for (;;) {
+		if (old != NPOLL_SEM_READY && old != self &&
+		    old != npoll_sem_wait_of(self))
+			return false;
+		if (try_cmpxchg(sem, &old, NPOLL_SEM_NIL))
+			return old == NPOLL_SEM_READY;
+	}
 }
 
 /**
