@@ -231,7 +231,8 @@ static void armed_ready_fires_ok(struct kunit *test)
 	unsigned long w = NPOLL_SEM_NIL;
 
 	KUNIT_ASSERT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), 0);
-	KUNIT_ASSERT_TRUE(test, npoll_sem_commit(&w, FAKE_TASK, NPOLL_SEM_ARMED));
+	KUNIT_ASSERT_TRUE(test,
+			  npoll_sem_commit(&w, FAKE_TASK, NPOLL_SEM_ARMED));
 	KUNIT_EXPECT_EQ(test, npoll_sem_ready(&w), NPOLL_SEM_ARMED);
 	KUNIT_EXPECT_TRUE(test, npoll_sem_is_fired(w));
 	KUNIT_EXPECT_EQ(test, npoll_sem_fired_result(w), NPOLL_OK);
@@ -273,7 +274,8 @@ static void armed_and_fired_are_busy(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, w, NPOLL_SEM_ARMED);
 	w = npoll_sem_fired(NPOLL_ERR_TIMEOUT) | NPOLL_SEM_FIRED_READY;
 	KUNIT_EXPECT_EQ(test, npoll_sem_prepare(&w, FAKE_TASK), -EBUSY);
-	KUNIT_EXPECT_FALSE(test, npoll_sem_commit(&w, FAKE_TASK, NPOLL_SEM_ARMED));
+	KUNIT_EXPECT_FALSE(test,
+			   npoll_sem_commit(&w, FAKE_TASK, NPOLL_SEM_ARMED));
 }
 
 /* Readiness that came after the event survives its harvest. */
@@ -331,7 +333,8 @@ static void fired_encoding(struct kunit *test)
 	}
 	KUNIT_EXPECT_FALSE(test, npoll_sem_is_fired(NPOLL_SEM_ARMED));
 	KUNIT_EXPECT_FALSE(test, npoll_sem_is_fired(FAKE_TASK));
-	KUNIT_EXPECT_EQ(test, npoll_sem_taken(npoll_sem_wait_of(FAKE_TASK)), NPOLL_SEM_NIL);
+	KUNIT_EXPECT_EQ(test, npoll_sem_taken(npoll_sem_wait_of(FAKE_TASK)),
+			NPOLL_SEM_NIL);
 	KUNIT_EXPECT_EQ(test, npoll_sem_taken(NPOLL_SEM_ARMED),
 			NPOLL_SEM_ARMED);
 }
