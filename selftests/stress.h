@@ -27,7 +27,7 @@
  * Iterations of a stress loop: @base, or @debug_base on the sanitizer
  * guests (vm-run's NPOLL_KERNEL: debug, kcsan), which run system calls
  * an order of magnitude slower; scaled by NPOLL_STRESS_SCALE
- * (npoll_test_iters()), and a quarter of that when not root:
+ * (npoll_test_iters()), and an eighth of that when not root:
  * run-guest-tests runs every program again as an unprivileged user, a
  * pass that shows that nothing needs privileges and whose iterations
  * count too.
@@ -42,7 +42,7 @@ static inline long stress_iters(long base, long debug_base)
 	n = npoll_test_iters(base);
 
 	if (geteuid() != 0)
-		n /= 4;
+		n /= 8;
 	return n > 0 ? n : 1;
 }
 
