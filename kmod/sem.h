@@ -207,12 +207,13 @@ static inline unsigned long npoll_sem_unblock(unsigned long *sem, int result)
 /**
  * npoll_sem_prepare() - consume readiness or announce a waiter
  * @sem: the mode's word
+ * @self: the waiting thread as a word value (its task_struct)
  *
  * Context: the waiting thread.  A successful NIL->WAIT is a full
  * barrier: it orders the store of WAIT before the waiter's load of the
  * error summary (pairs with smp_mb__after_atomic() in npoll_publish()).
- * Return: 1 readiness was consumed (READY->NIL), 0 the word is now WAIT
- * and the caller must finish it, -EBUSY another thread waits, or the
+ * Return: 1 readiness was consumed (READY->NIL), 0 the word is now
+ * WAIT(@self) and the caller must finish it, -EBUSY another thread waits, or the
  * mode is armed, or its event is not harvested yet.
  */
 static inline int npoll_sem_prepare(unsigned long *sem, unsigned long self)
