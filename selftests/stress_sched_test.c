@@ -827,7 +827,7 @@ FIXTURE(srace) {
 };
 
 FIXTURE_VARIANT(srace) {
-	const char *name;
+	const char *name;	/* the test's, for its figure line */
 	enum kind kind;
 	int nslots;
 	bool park;		/* slot 0's read mode: a parked thread */
@@ -837,26 +837,30 @@ FIXTURE_VARIANT(srace) {
 
 /* Both modes armed on eventfds: each can be made ready. */
 FIXTURE_VARIANT_ADD(srace, eventfd) {
-	.name = "sched_race.eventfd", .kind = K_EVENTFD, .nslots = 32,
+	.name = "srace.eventfd.outcomes_match_actions",
+	.kind = K_EVENTFD, .nslots = 32,
 	.arm_w = true, .iters = 26000, .debug_iters = 1000,
 };
 
 /* AF_UNIX stream: readiness from the peer's write; write mode full. */
 FIXTURE_VARIANT_ADD(srace, unix_stream) {
-	.name = "sched_race.unix", .kind = K_UNIX, .nslots = 32,
+	.name = "srace.unix_stream.outcomes_match_actions",
+	.kind = K_UNIX, .nslots = 32,
 	.arm_w = true, .iters = 1500, .debug_iters = 150,
 };
 
 /* TCP loopback: the wake-up comes from the receive softirq. */
 FIXTURE_VARIANT_ADD(srace, tcp) {
-	.name = "sched_race.tcp", .kind = K_TCP, .nslots = 32,
+	.name = "srace.tcp.outcomes_match_actions",
+	.kind = K_TCP, .nslots = 32,
 	.arm_w = false, .iters = 500, .debug_iters = 25,
 };
 
 /* A thread parked in the read mode next to the armed write mode. */
 FIXTURE_VARIANT_ADD(srace, parked_and_armed) {
-	.name = "sched_race.parked_and_armed", .kind = K_EVENTFD, .nslots = 1,
-	.park = true, .arm_w = true, .iters = 1000, .debug_iters = 150,
+	.name = "srace.parked_and_armed.outcomes_match_actions",
+	.kind = K_EVENTFD, .nslots = 1,
+	.park = true, .arm_w = true, .iters = 500, .debug_iters = 150,
 };
 
 FIXTURE_SETUP(srace)
@@ -1244,7 +1248,8 @@ TEST_F_TIMEOUT(rel, poller_release_races_readiness_timers_and_ioctls, 1200)
 		if (read(c->efd, &v, 8) < 0)
 			ASSERT_EQ(EAGAIN, errno);
 	}
-	stress_report("release.close", iters, t0);
+	stress_report("rel.poller_release_races_readiness_timers_and_ioctls",
+		      iters, t0);
 	expect_slab_base(_metadata, self->slab_base);
 }
 
@@ -1378,7 +1383,7 @@ TEST_F_TIMEOUT(rel, poller_release_at_exit_races_readiness, 1200)
 				ASSERT_EQ(EAGAIN, errno);
 		}
 	}
-	stress_report("release.exit", iters, t0);
+	stress_report("rel.poller_release_at_exit_races_readiness", iters, t0);
 	TH_LOG("exited %ld, killed looping %ld, parked %ld, polling %ld",
 	       how_count[EXIT_SELF], how_count[EXIT_LOOPING],
 	       how_count[EXIT_PARKED], how_count[EXIT_POLLING]);

@@ -248,13 +248,12 @@ static void expect_slab_base(struct __test_metadata *_metadata, long base)
 
 /* End of a race fixture test: figures, idle poller, all descriptors freed. */
 static void race_done(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(race) *self, const char *name, long iters,
-		      int64_t t0)
+		      FIXTURE_DATA(race) *self, long iters, int64_t t0)
 {
-	char buf[64];
+	char buf[128];
 
-	snprintf(buf, sizeof(buf), "%s.%s", name,
-		 self->mode == NP_READ ? "read" : "write");
+	snprintf(buf, sizeof(buf), "race.%s.%s",
+		 self->mode == NP_READ ? "read" : "write", _metadata->name);
 	stress_report(buf, iters, t0);
 	expect_idle(_metadata, self->p, 1);
 	np_poller_close(self->p);
@@ -305,8 +304,7 @@ TEST_F_TIMEOUT(race, wait_vs_ready_deadline_setdeadline_unblock, 900)
 		TH_LOG("  %-18s ok %ld closing %ld timeout %ld",
 		       scen_name[i], count[i][NP_OK], count[i][NP_ERR_CLOSING],
 		       count[i][NP_ERR_TIMEOUT]);
-	race_done(_metadata, self, "parked.wait_vs_ready_deadline_unblock",
-		  iters, t0);
+	race_done(_metadata, self, iters, t0);
 }
 
 /*
@@ -331,7 +329,7 @@ TEST_F_TIMEOUT(race, rearmed_deadline_never_wakes_waiter, 900)
 			TH_LOG("iteration %ld: %d", i, r);
 	}
 	EXPECT_EQ(0, bad);
-	race_done(_metadata, self, "parked.rearmed_deadline", iters, t0);
+	race_done(_metadata, self, iters, t0);
 }
 
 /*
@@ -486,8 +484,7 @@ TEST_F_TIMEOUT(race, deadline_reset_while_expiring, 900)
 			TH_LOG("iteration %ld: %d", i, r);
 	}
 	EXPECT_EQ(0, bad);
-	race_done(_metadata, self, "parked.deadline_reset_while_expiring",
-		  iters, t0);
+	race_done(_metadata, self, iters, t0);
 }
 
 TEST_HARNESS_MAIN
