@@ -218,8 +218,11 @@ static void *racer_fn(void *arg)
 
 			while ((int)(atomic_load_explicit(&c->prog,
 				memory_order_acquire) - at) < 0 &&
-			       !atomic_load(&c->quit))
+			       !atomic_load(&c->quit)) {
+				if (c->yield)
+					sched_yield();
 				stress_relax(16);
+			}
 			stress_relax(s->delay);
 			s->ret = do_act(c, &c->slot[s->slot], s->act,
 					c->extend_to);
