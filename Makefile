@@ -221,9 +221,12 @@ fuzz: userlib selftests debug-module
 		run-guest-tests selftests/fuzz_test
 
 .PHONY: kcsan-module
+# Copies by content (--checksum) and gives the copies the time of the
+# copy (no -t): a source changed after an object was built, even with an
+# older mtime than that object, is rebuilt.
 kcsan-module:
 	@mkdir -p build/kcsan
-	rsync -aR --delete --exclude '*.o' --exclude '*.ko' --exclude '*.mod' \
+	rsync -rlpDR --checksum --delete --exclude '*.o' --exclude '*.ko' --exclude '*.mod' \
 		--exclude '*.mod.c' --exclude '.*.cmd' --exclude 'modules.order' \
 		--exclude 'Module.symvers' Kbuild kmod uapi selftests/kmod build/kcsan/
 	$(MAKE) -C $(KCSAN_KDIR) M=$(PWD)/build/kcsan W=1 modules
