@@ -2,11 +2,15 @@
 #
 # npoll: out-of-tree module, libnpoll, selftests and examples.
 #
-#   make            module (against KDIR), library, selftests, examples
-#   make check      install deps, build, run every test on both guests
+#   make            module (against KDIR), library, examples, and the
+#                   selftests where the kselftest harness is at hand
+#   make module KERNEL=NAME   npoll.ko for guest kernel NAME (distro,
+#                   distro-6.12, rt, debug, debug-rt, kcsan), fetching or
+#                   building that kernel first (scripts/kernel)
+#   make check      install deps, build, run every test on every guest kernel
+#   make check-quick  host checks, the distro guest, KUnit on the debug guest
 #   make demo       boot the distro guest and run the demo
 #   make bench      npoll-bench in one --icount guest: table, build/bench.{json,png}
-#   make debug-module   module built against the debug guest kernel
 #   make clean
 
 # The running kernel's build tree when it has one, else the newest
@@ -23,36 +27,47 @@ CFLAGS ?= -O2 -g
 NPOLL_CFLAGS := -Wall -Wextra -Werror -D_GNU_SOURCE -Iuserlib/include -Iuapi
 export CC CFLAGS NPOLL_CFLAGS
 
-DEBUG_KDIR = $(shell scripts/build-debug-kernel debug)
+.PHONY: all module userlib selftests examples debug-module check check-quick demo clean
 
-.PHONY: all module userlib selftests examples debug-module check demo clean
+all: module userlib selftests-if-possible examples
 
-all: module userlib selftests examples
-
+# Without KERNEL: the module for KDIR, the machine's own kernel.  With
+# KERNEL=NAME: for that guest kernel, in kmod/ for distro and in a copy
+# under build/NAME for the others, so that every build coexists.
 module:
-	@test -n "$(KDIR)" || { echo "no kernel headers: run scripts/install-deps"; exit 1; }
+ifeq ($(KERNEL),)
+	@test -n "$(KDIR)" || { echo "no kernel headers: install linux-headers-$$(uname -r) (or run scripts/install-deps)"; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(PWD) W=1 modules
+else
+	scripts/kernel module $(KERNEL)
+endif
 
-# A second build of the same sources against the debug guest kernel, in
-# its own output directory so that both builds coexist.
 debug-module:
-	@mkdir -p build/debug
-	rsync -aR --delete --exclude '*.o' --exclude '*.ko' --exclude '*.mod' \
-		--exclude '*.mod.c' --exclude '.*.cmd' --exclude 'modules.order' \
-		--exclude 'Module.symvers' Kbuild kmod uapi selftests/kmod build/debug/
-	$(MAKE) -C $(DEBUG_KDIR) M=$(PWD)/build/debug W=1 modules
+	scripts/kernel module debug
 
 userlib:
 	$(MAKE) -C userlib
 
+# The selftests need the kselftest harness, which comes from Debian's
+# linux-source-6.1 (scripts/kselftest-headers): where it is missing, as on
+# a machine with only its kernel's headers, plain make leaves them out and
+# says so; make selftests and the test targets insist.
 selftests: userlib
 	$(MAKE) -C selftests
+
+.PHONY: selftests-if-possible
+selftests-if-possible: userlib
+	@if scripts/kselftest-headers --check; then $(MAKE) -C selftests; else \
+		echo "make: selftests skipped: no kselftest harness (linux-source-6.1; scripts/install-deps)"; fi
 
 examples: userlib
 	$(MAKE) -C examples
 
 check:
 	scripts/check
+
+check-quick:
+	scripts/check --quick
 
 demo:
 	scripts/demo
@@ -212,7 +227,6 @@ dkms-uninstall:
 #   make kcsan-module   module built against the KCSAN guest kernel
 
 FUZZ_CALLS ?= 2000000
-KCSAN_KDIR = $(shell scripts/build-debug-kernel kcsan)
 
 .PHONY: fuzz
 fuzz: userlib selftests debug-module
@@ -221,16 +235,9 @@ fuzz: userlib selftests debug-module
 		run-guest-tests selftests/fuzz_test
 
 .PHONY: kcsan-module
-# Copies by content (--checksum) and gives the copies the time of the
-# copy (no -t): a source changed after an object was built, even with an
-# older mtime than that object, is rebuilt.
 kcsan-module:
-	@mkdir -p build/kcsan
-	rsync -rlpDR --checksum --delete --exclude '*.o' --exclude '*.ko' --exclude '*.mod' \
-		--exclude '*.mod.c' --exclude '.*.cmd' --exclude 'modules.order' \
-		--exclude 'Module.symvers' Kbuild kmod uapi selftests/kmod build/kcsan/
-	$(MAKE) -C $(KCSAN_KDIR) M=$(PWD)/build/kcsan W=1 modules
+	scripts/kernel module kcsan
 
 .PHONY: check-kcsan
 check-kcsan:
-	scripts/check-kcsan
+	scripts/check --kernels kcsan

@@ -53,15 +53,26 @@ struct co {
 	void *arg;
 	int result;
 	bool done;
+#ifndef MN_ASM_SWITCH
+	ucontext_t uc;			/* what @sp points to */
+#endif
 };
 
 /*
- * Switching stacks.  co_switch(save, load) pushes the callee-saved
- * registers, stores the stack pointer in *save, loads *load and pops
- * the registers saved there: the call "returns" into the other context.
- * Nothing else needs saving across a call in the x86-64 SysV ABI.
+ * Switching stacks.  co_switch(save, load) saves the running context
+ * where *save says and resumes the one *load says: the call "returns"
+ * into the other context.
+ *
+ * On x86-64 it pushes the callee-saved registers, stores the stack
+ * pointer in *save, loads *load and pops the registers saved there:
+ * nothing else needs saving across a call in the SysV ABI, and a switch
+ * costs a dozen instructions.  Elsewhere (or built with
+ * -DMN_UCONTEXT) *save and *load point to a ucontext_t and the switch
+ * is swapcontext(), which also saves the signal mask: a system call
+ * per switch, the same behaviour.
  */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(MN_UCONTEXT)
+#define MN_ASM_SWITCH 1
 void co_switch(void **save, void **load);
 __asm__(".text\n"
 	".p2align 4\n"
@@ -84,7 +95,15 @@ __asm__(".text\n"
 	"	ret\n"
 	".size co_switch, .-co_switch\n");
 #else
-#error "npoll-mn switches stacks on x86-64 only"
+#include <ucontext.h>
+
+static void co_switch(void **save, void **load)
+{
+	if (swapcontext(*save, *load)) {
+		perror("swapcontext");
+		abort();
+	}
+}
 #endif
 
 /*
@@ -108,6 +127,9 @@ struct sched {
 	struct co *head, *tail;		/* run queue */
 	struct co *cur;
 	void *sp;			/* the scheduler's own context */
+#ifndef MN_ASM_SWITCH
+	ucontext_t uc;			/* what @sp points to */
+#endif
 	unsigned long live;		/* coroutines not yet finished */
 	atomic_bool stop;
 	bool stopped;
@@ -175,6 +197,7 @@ static int co_spawn(struct sched *s, void (*fn)(void *), void *arg)
 	co->fn = fn;
 	co->arg = arg;
 
+#ifdef MN_ASM_SWITCH
 	/*
 	 * The frame co_switch() pops: six registers, then co_entry as the
 	 * return address, above it a zero "caller" address, so that
@@ -186,6 +209,19 @@ static int co_spawn(struct sched *s, void (*fn)(void *), void *arg)
 	top -= 6;
 	memset(top, 0, 6 * sizeof(*top));
 	co->sp = top;
+#else
+	(void)top;
+	if (getcontext(&co->uc)) {
+		munmap(co->stack, co->map_len);
+		free(co);
+		return -errno;
+	}
+	co->uc.uc_stack.ss_sp = (char *)co->stack + page;
+	co->uc.uc_stack.ss_size = STACK_SIZE;
+	co->uc.uc_link = NULL;	/* co_entry() never returns */
+	makecontext(&co->uc, co_entry, 0);
+	co->sp = &co->uc;
+#endif
 
 	s->live++;
 	runq_push(s, co);
@@ -311,6 +347,9 @@ static void sched_request_stop(struct sched *s)
 static int sched_init(struct sched *s)
 {
 	memset(s, 0, sizeof(*s));
+#ifndef MN_ASM_SWITCH
+	s->sp = &s->uc;
+#endif
 	return np_poller_open(&s->poller);
 }
 

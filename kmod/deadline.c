@@ -15,6 +15,15 @@
  * A deadline never fires early: the callback runs at or after the
  * expiry and checks "deadline <= now" against ktime_get() again.
  *
+ * The timer is not a HRTIMER_MODE_*_HARD one.  Its callback takes
+ * @d->lock (a spinlock_t) and, for an armed mode, the poller's wait
+ * queue; on PREEMPT_RT both are sleeping locks, which hard interrupt
+ * context must not take.  Without _HARD the callback runs in hard
+ * interrupt context on other kernels, exactly as before, and on
+ * PREEMPT_RT in the timer softirq thread, as timerfd's does: a deadline
+ * is then as punctual as a timerfd expiry on the same kernel, never
+ * earlier (Documentation/design.rst, "PREEMPT_RT").
+ *
  * Lazy arming: setting a deadline stores it; the timer is armed only
  * while a waiter (parked thread or armed mode) exists, by the setter if
  * it sees one, else by the waiter itself before it commits
@@ -27,6 +36,7 @@
 #include <linux/hrtimer.h>
 #include <linux/rcupdate.h>
 
+#include "compat.h"
 #include "npoll.h"
 #include "npoll_trace.h"
 #include "sem.h"
@@ -83,7 +93,7 @@ static void npoll_deadline_rearm(struct npoll_desc *d)
 	if (hrtimer_is_queued(&d->timer) &&
 	    ktime_to_ns(hrtimer_get_expires(&d->timer)) <= next)
 		return;
-	hrtimer_start(&d->timer, ns_to_ktime(next), HRTIMER_MODE_ABS_HARD);
+	hrtimer_start(&d->timer, ns_to_ktime(next), HRTIMER_MODE_ABS);
 }
 
 /* Expire every mode whose deadline is due; @d->lock held. */
@@ -142,8 +152,8 @@ out:
  */
 void npoll_deadline_init(struct npoll_desc *d)
 {
-	hrtimer_init(&d->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
-	d->timer.function = npoll_deadline_fire;
+	npoll_hrtimer_setup(&d->timer, npoll_deadline_fire, CLOCK_MONOTONIC,
+			    HRTIMER_MODE_ABS);
 }
 
 /**

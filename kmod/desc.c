@@ -262,8 +262,9 @@ void npoll_desc_teardown(struct npoll_desc *d)
  * @mask: poll mask of the event; callers pass both directions for a
  *        wake-up without a key
  *
- * Context: any, including hard interrupt and under the file's wait-queue
- * lock: only atomic transitions and wake_up_process().
+ * Context: any a wake-up comes from (hard interrupt on a non-RT kernel),
+ * under the file's wait-queue lock: only atomic transitions,
+ * wake_up_process() and, for an armed mode, npoll_event_queue().
  */
 void npoll_desc_ready(struct npoll_desc *d, __poll_t mask)
 {

@@ -17,6 +17,7 @@
 #include <linux/uio.h>
 #include <net/sock.h>
 
+#include "compat.h"
 #include "npoll.h"
 
 /* An outcome as the errno the I/O helpers report. */
@@ -39,10 +40,9 @@ static long npoll_sock_xfer(struct socket *sock, u32 mode, void __user *buf,
 {
 	int dir = mode == NPOLL_MODE_READ ? ITER_DEST : ITER_SOURCE;
 	struct msghdr msg = {};
-	struct iovec iov;
 	int ret;
 
-	ret = import_single_range(dir, buf, len, &iov, &msg.msg_iter);
+	ret = npoll_import_ubuf(dir, buf, len, &msg.msg_iter);
 	if (unlikely(ret))
 		return ret;
 	if (mode == NPOLL_MODE_READ)

@@ -289,3 +289,4 @@ module_init(npoll_init);
 module_exit(npoll_exit);
 MODULE_DESCRIPTION("npoll: Go's runtime network poller for C programs");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(NPOLL_VERSION);

@@ -6,8 +6,8 @@
  * that decides its outcome - readiness, a deadline, unblock or close -
  * moves the mode's word from ARMED to FIRED(outcome) and pushes the
  * mode's link onto @ev_in with llist_add(): one cmpxchg, no lock, so it
- * may run in hard interrupt (the deadline timer) or under a file's
- * wait-queue lock (readiness).  The queued link holds a reference to
+ * may run in the deadline timer's callback or under a file's wait-queue
+ * lock (readiness).  The queued link holds a reference to
  * the descriptor.
  *
  * A harvester (NPOLL_IOC_POLL) takes the whole of @ev_in at once,
@@ -96,8 +96,10 @@ void npoll_sched_release(struct npoll_poller *p)
  * @d: descriptor
  * @mode: the mode whose word the caller moved from ARMED to FIRED
  *
- * Context: any, including hard interrupt; @d is alive (hooked, timer
- * armed or an ioctl's reference), so taking a reference is safe.
+ * Context: any a wake-up comes from (hard interrupt on a non-RT kernel;
+ * on PREEMPT_RT wait-queue locks sleep, so no waker runs there), the
+ * deadline timer's callback; @d is alive (hooked, timer armed or an
+ * ioctl's reference), so taking a reference is safe.
  */
 void npoll_event_queue(struct npoll_desc *d, u32 mode)
 {
