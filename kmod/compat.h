@@ -7,8 +7,11 @@
  * flavour), so every release from 6.1 to 6.12.  Each entry names the
  * release that changed the interface and gives npoll one name for it;
  * the logic files call only that name and never test a version
- * themselves.  Documentation/design.rst ("Porting") lists the changes
- * known to come after 6.12, so that the next port is one more entry here.
+ * themselves.  Which side applies is decided by kmod/Kbuild from the
+ * kernel's own headers (NPOLL_HAVE_*), not from the release number, so
+ * a distribution kernel with a backport builds the way its API is.
+ * Documentation/design.rst ("Porting") lists the changes known to come
+ * after 6.12, so that the next port is one more entry here.
  */
 #ifndef NPOLL_COMPAT_H
 #define NPOLL_COMPAT_H
@@ -17,7 +20,6 @@
 #include <linux/hrtimer.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
-#include <linux/version.h>
 
 /*
  * A user buffer as a single-segment ITER_UBUF iov_iter.  import_ubuf()
@@ -28,7 +30,7 @@
  * does.  @dir is ITER_DEST (receive into @buf) or ITER_SOURCE (send
  * from it), names both releases have.  @len is clamped to MAX_RW_COUNT.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#ifdef NPOLL_HAVE_IMPORT_UBUF
 static inline int npoll_import_ubuf(int dir, void __user *buf, size_t len,
 				    struct iov_iter *iter)
 {
@@ -52,17 +54,19 @@ static inline int npoll_import_ubuf(int dir, void __user *buf, size_t len,
  * and later releases remove hrtimer_init() and the separate assignment
  * of ->function; until then the two steps below are the only way.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
-static inline void npoll_hrtimer_setup(struct hrtimer *timer,
-				       enum hrtimer_restart (*fn)(struct hrtimer *),
-				       clockid_t clock, enum hrtimer_mode mode)
+#ifdef NPOLL_HAVE_HRTIMER_SETUP
+static inline void
+npoll_hrtimer_setup(struct hrtimer *timer,
+		    enum hrtimer_restart (*fn)(struct hrtimer *),
+		    clockid_t clock, enum hrtimer_mode mode)
 {
 	hrtimer_setup(timer, fn, clock, mode);
 }
 #else
-static inline void npoll_hrtimer_setup(struct hrtimer *timer,
-				       enum hrtimer_restart (*fn)(struct hrtimer *),
-				       clockid_t clock, enum hrtimer_mode mode)
+static inline void
+npoll_hrtimer_setup(struct hrtimer *timer,
+		    enum hrtimer_restart (*fn)(struct hrtimer *),
+		    clockid_t clock, enum hrtimer_mode mode)
 {
 	hrtimer_init(timer, clock, mode);
 	timer->function = fn;

@@ -24,20 +24,20 @@
 #define STRESS_SEC	1000000000LL
 
 /*
- * Iterations of a stress loop: @base, or @debug_base on the sanitizer
- * guests (vm-run's NPOLL_KERNEL: debug, kcsan), which run system calls
- * an order of magnitude slower; scaled by NPOLL_STRESS_SCALE
- * (npoll_test_iters()), and an eighth of that when not root:
- * run-guest-tests runs every program again as an unprivileged user, a
- * pass that shows that nothing needs privileges and whose iterations
- * count too.
+ * Iterations of a stress loop: @base, or @debug_base on the kernels built
+ * with sanitizers (vm-run's NPOLL_KERNEL_KIND "built": debug, debug-rt,
+ * kcsan), which run system calls an order of magnitude slower; scaled by
+ * NPOLL_STRESS_SCALE (npoll_test_iters()), and an eighth of that when
+ * not root: run-guest-tests runs every program again as an unprivileged
+ * user, a pass that shows that nothing needs privileges and whose
+ * iterations count too.
  */
 static inline long stress_iters(long base, long debug_base)
 {
-	const char *k = getenv("NPOLL_KERNEL");
+	const char *kind = getenv("NPOLL_KERNEL_KIND");
 	long n;
 
-	if (k && (!strcmp(k, "debug") || !strcmp(k, "kcsan")))
+	if (kind && !strcmp(kind, "built"))
 		base = debug_base;
 	n = npoll_test_iters(base);
 
