@@ -107,7 +107,12 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 			q->error = -ENOMEM;
 			return;
 		}
-		/* The slot is the descriptor's: nobody else stores there. */
+		/*
+		 * The slot is the descriptor's: a closed descriptor's slot
+		 * stays reserved until its teardown has erased its entry
+		 * here (npoll_poller_release_slot()), so nobody else stores
+		 * there.
+		 */
 		if (xa_err(xa_store(&d->poller->hooks2, npoll_desc_slot(d),
 				    hook, GFP_KERNEL_ACCOUNT))) {
 			kfree(hook);

@@ -114,7 +114,9 @@ struct npoll_desc {
  * @descs:      table index -> descriptor
  * @hooks2:     table index -> second wait-queue entry of a descriptor
  *              whose file has two queues (rare: kept out of the
- *              descriptor to keep it small)
+ *              descriptor to keep it small).  A closed descriptor's
+ *              index stays reserved in @descs until its teardown has
+ *              erased its entry here, so only it stores at its index.
  * @next_gen:   generation of the last handle issued
  * @ndescs:     descriptors in the table
  * @nwaiters:   threads parked in waits
