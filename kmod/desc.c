@@ -119,6 +119,12 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
 
 static void npoll_desc_free(struct npoll_desc *d)
 {
+	/*
+	 * The teardown cancelled the timer and CLOSING keeps it off, so it
+	 * cannot be queued here; if it were, freeing the object would leave
+	 * a queued hrtimer in reusable memory.
+	 */
+	WARN_ON_ONCE(hrtimer_cancel(&d->timer));
 	fput(d->file);
 	kmem_cache_free(npoll_desc_cachep, d);
 }
@@ -129,9 +135,10 @@ static void npoll_desc_free(struct npoll_desc *d)
  *
  * The last reference releases the file and frees the object.  By then
  * the hooks are off the file's queues and the timer is cancelled
- * (npoll_desc_teardown()).
+ * (npoll_desc_teardown(), on every path, the failed registration's too);
+ * the free cancels a timer found queued all the same, with a warning.
  *
- * Context: process.
+ * Context: process; not under @d->lock (may wait for the timer callback).
  */
 void npoll_desc_put(struct npoll_desc *d)
 {

@@ -166,20 +166,31 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 			ret = -EMFILE;
 		goto out_unlock;
 	}
-	gen = ++p->next_gen;
-	if (!gen)
-		gen = ++p->next_gen;
-	/* Published to lookups by xa_store() (release) below. */
-	WRITE_ONCE(d->handle, (u64)gen << 32 | (index + 1));
+	/*
+	 * The slot without a generation: npoll_desc_slot() works, but no
+	 * lookup matches a handle of generation 0, so a lookup that holds a
+	 * stale pointer to this (reused) object cannot take it for the
+	 * descriptor it asked for while the registration may still fail.
+	 */
+	WRITE_ONCE(d->handle, index + 1);
 
 	ret = npoll_hook_register(d);
 	if (ret)
-		goto out_release_index;
+		goto out_teardown;
 
 	/* As Go does: the registered file does non-blocking I/O. */
 	spin_lock(&file->f_lock);
 	file->f_flags |= O_NONBLOCK;
 	spin_unlock(&file->f_lock);
+	/*
+	 * Nothing fails from here on: only now does the handle get its
+	 * generation and become resolvable.  A lookup through a stale
+	 * pointer that sees it holds a descriptor that is being published.
+	 */
+	gen = ++p->next_gen;
+	if (!gen)
+		gen = ++p->next_gen;
+	WRITE_ONCE(d->handle, (u64)gen << 32 | (index + 1));
 	*handle = d->handle;
 	trace_npoll_open(d, fd);
 	/*
@@ -191,8 +202,14 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	mutex_unlock(&p->lock);
 	return 0;
 
-out_release_index:
-	xa_erase(&p->descs, index);
+out_teardown:
+	/*
+	 * Nobody else holds a reference (the handle never resolved), but
+	 * the unwinding is the close's all the same: whatever was set up is
+	 * undone before the slot and the object are given back.
+	 */
+	npoll_desc_teardown(d);
+	npoll_poller_release_slot(p, index);
 out_unlock:
 	mutex_unlock(&p->lock);
 	npoll_desc_put(d);

@@ -255,4 +255,133 @@ TEST_F_TIMEOUT(race, two_queue_files_open_close_keep_their_hooks, 900)
 	munmap(res, sizeof(*res));
 }
 
+/* ---- unpublished descriptors ----------------------------------------- */
+
+struct predictor {
+	int dev;
+	_Atomic uint64_t handle;
+	atomic_uint round;
+	atomic_uint entering;
+	atomic_uint done;
+	atomic_int quit;
+	long resolved;
+	int last;
+	pthread_t t;
+};
+
+/*
+ * Each round, one NPOLL_IOC_IO with a deadline on the handle that the
+ * registrar's failing registration would get: it must fail with -EBADF.
+ * Had it resolved, it would park with the timer armed on a descriptor
+ * that nobody tears down.
+ */
+static void *predict_fn(void *arg)
+{
+	struct predictor *pr = arg;
+	unsigned int r = 0;
+	char buf[1];
+
+	stress_delay_name("np-predict");
+	stress_pin(1);
+	for (;;) {
+		struct npoll_io_args a = {
+			.mode = NPOLL_MODE_READ,
+			.flags = NPOLL_IO_DEADLINE,
+			.buf = (uintptr_t)buf,
+			.len = sizeof(buf),
+			.seq = 1,
+		};
+		int ret;
+
+		r = stress_wait_change(&pr->round, r, false, 0);
+		if (atomic_load(&pr->quit))
+			break;
+		a.handle = atomic_load(&pr->handle);
+		a.deadline = npoll_test_now() + 20 * NPT_MS;
+		atomic_store(&pr->entering, r);
+		ret = npt_ioctl(pr->dev, NPOLL_IOC_IO, &a);
+		if (ret != -EBADF) {
+			pr->resolved++;
+			pr->last = ret;
+		}
+		atomic_store(&pr->done, r);
+	}
+	return NULL;
+}
+
+/*
+ *   registrar                              predictor
+ *   open O at slot 1 (generation g)
+ *                                          lookup (g+1, 1): loads O
+ *   close O: O is freed
+ *   open F again: the same object, slot 1,
+ *   generation g+1 ... -EEXIST
+ *                                          takes a reference, compares
+ *                                          the handle
+ *
+ * The predictor must find no descriptor: the handle of a registration
+ * gets its generation only when nothing can fail any more.  The probes
+ * hold the predictor after its load and the registrar inside its
+ * registration, so the interleaving above is the common one.
+ */
+TEST_F_TIMEOUT(race, predicted_handle_of_failed_registration_never_resolves, 900)
+{
+	long rounds = stress_iters(200, 50);
+	long base = stress_slab_descs();
+	int64_t t0 = npoll_test_now();
+	struct predictor pr = { 0 };
+	uint64_t hf, ho, h;
+	int sf[2], so[2];
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	bool delayed;
+
+	pr.dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
+	if (pr.dev < 0)
+		SKIP(return, "no " NPOLL_DEV);
+	ASSERT_EQ(0, npt_unix_pair(sf));
+	ASSERT_EQ(0, npt_unix_pair(so));
+	ASSERT_EQ(0, npt_raw_open(pr.dev, sf[0], 0, &hf));
+	delayed = stress_delay_load("ret:xa_load:np-predict:300,"
+				    "entry:unix_poll:np-register:2000");
+	stress_delay_name("np-register");
+	stress_pin(0);
+	ASSERT_EQ(0, pthread_create(&pr.t, NULL, predict_fn, &pr));
+	for (unsigned int r = 1; r <= rounds; r++) {
+		int64_t spin = 20000 + stress_rnd(&seed) % 130000, end;
+
+		ASSERT_EQ(0, npt_raw_open(pr.dev, so[0], r, &ho));
+		atomic_store(&pr.handle,
+			     ((ho >> 32) + 1) << 32 | (uint32_t)ho);
+		atomic_store(&pr.round, r);
+		stress_wait_change(&pr.entering, r - 1, false, 0);
+		/* Into the predictor's lookup, past its load of the slot. */
+		for (end = npoll_test_now() + spin; npoll_test_now() < end;)
+			stress_relax(64);
+		ASSERT_EQ(0, npt_raw_handle(pr.dev, NPOLL_IOC_CLOSE, ho));
+		EXPECT_EQ(-EEXIST, npt_raw_open(pr.dev, sf[0], r, &h));
+		ASSERT_EQ(r, stress_wait_change(&pr.done, r - 1, false,
+						npoll_test_now() +
+							RACE_PATIENCE));
+	}
+	atomic_store(&pr.quit, 1);
+	atomic_store(&pr.round, rounds + 1);
+	ASSERT_EQ(0, pthread_join(pr.t, NULL));
+	if (delayed)
+		stress_delay_unload();
+	EXPECT_EQ(0, pr.resolved)
+		TH_LOG("%ld lookups resolved an unpublished handle (last %d)",
+		       pr.resolved, pr.last);
+	EXPECT_EQ(1, npt_raw_stat(pr.dev, false));
+	close(pr.dev);
+	close(sf[0]);
+	close(sf[1]);
+	close(so[0]);
+	close(so[1]);
+	if (base >= 0)
+		EXPECT_EQ(base, stress_slab_settle(base));
+	TH_LOG("%ld rounds, %s", rounds,
+	       delayed ? "lookups and registrations delayed" : "no delays");
+	stress_report("predicted_handle_of_failed_registration", rounds, t0);
+}
+
 TEST_HARNESS_MAIN
