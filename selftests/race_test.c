@@ -384,4 +384,104 @@ TEST_F_TIMEOUT(race, predicted_handle_of_failed_registration_never_resolves, 900
 	stress_report("predicted_handle_of_failed_registration", rounds, t0);
 }
 
+/* ---- breaks ---------------------------------------------------------- */
+
+struct harvester {
+	np_poller *p;
+	atomic_uint zero;
+	atomic_uint events;
+	atomic_int quit;
+	int err;
+	pthread_t t;
+};
+
+static void *harvest_fn(void *arg)
+{
+	struct harvester *h = arg;
+	struct np_event ev[4];
+	int n;
+
+	stress_delay_name("np-harvest");
+	while (!atomic_load(&h->quit)) {
+		n = np_poll(h->p, ev, 4, -1);
+		if (n == -EINTR)
+			continue;
+		if (n < 0) {
+			h->err = n;
+			break;
+		}
+		if (n == 0)
+			atomic_fetch_add(&h->zero, 1);
+		else
+			atomic_fetch_add(&h->events, n);
+	}
+	return NULL;
+}
+
+static long stat_events(np_poller *p)
+{
+	struct np_stats st;
+
+	return np_stats(p, &st) ? -1 : (long)st.events;
+}
+
+/*
+ *   harvester (np_poll, blocking)          breaker
+ *   look for events: one, delivered
+ *                                          sees it delivered; np_break()
+ *   return 1
+ *   np_poll: the break is pending: 0
+ *
+ * Each round arms a descriptor, makes it ready and breaks as soon as the
+ * event is delivered, i.e. after the harvest looked for events: the
+ * break must end the next poll (a poll returning 0), however close to
+ * the harvest it landed.  A lost break leaves the harvester blocked.
+ * The probe holds the harvester just after its harvest.
+ */
+TEST_F_TIMEOUT(race, break_after_harvest_ends_the_next_poll, 900)
+{
+	long rounds = stress_iters(200, 50);
+	int64_t t0 = npoll_test_now(), end;
+	struct harvester h = { 0 };
+	bool delayed, lost = false;
+	np_desc *pd;
+	int sv[2];
+	char c;
+
+	NPT_OPEN_POLLER(h.p);
+	ASSERT_EQ(0, npt_unix_pair(sv));
+	ASSERT_EQ(0, np_open(h.p, sv[0], 1, &pd));
+	delayed = stress_delay_load("ret:npoll_harvest:np-harvest:500");
+	ASSERT_EQ(0, pthread_create(&h.t, NULL, harvest_fn, &h));
+	for (unsigned int r = 0; r < rounds && !lost; r++) {
+		while (read(sv[0], &c, 1) == 1)
+			;
+		ASSERT_EQ(NP_PENDING, np_arm(pd, NP_READ));
+		ASSERT_EQ(1, write(sv[1], "x", 1));
+		end = npoll_test_now() + RACE_PATIENCE;
+		while (stat_events(h.p) != 0 && npoll_test_now() < end)
+			;
+		ASSERT_EQ(0, stat_events(h.p));
+		ASSERT_EQ(0, np_break(h.p));
+		if (stress_wait_change(&h.zero, r, false,
+				       npoll_test_now() + RACE_PATIENCE) == r)
+			lost = true;
+		EXPECT_EQ(r + 1, atomic_load(&h.events));
+	}
+	EXPECT_FALSE(lost) TH_LOG("a break was lost: the harvester blocks");
+	atomic_store(&h.quit, 1);
+	ASSERT_EQ(0, np_break(h.p));
+	ASSERT_EQ(0, pthread_join(h.t, NULL));
+	if (delayed)
+		stress_delay_unload();
+	EXPECT_EQ(0, h.err);
+	np_close(pd);
+	np_poller_close(h.p);
+	close(sv[0]);
+	close(sv[1]);
+	TH_LOG("%u breaks, %s", atomic_load(&h.zero),
+	       delayed ? "harvests delayed" : "no delays");
+	stress_report("break_after_harvest", rounds, t0);
+}
+
 TEST_HARNESS_MAIN
