@@ -179,6 +179,25 @@ TEST(open_closed_fd_is_ebadf)
 	np_poller_close(p);
 }
 
+/*
+ * A file with a poll method that hands over no wait queue (a /proc file
+ * without its own poll) could never wake a waiter: it cannot be polled.
+ */
+TEST(open_file_without_wait_queue_is_eperm)
+{
+	np_poller *p;
+	np_desc *pd;
+	int fd;
+
+	NPT_OPEN_POLLER(p);
+	fd = open("/proc/version", O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(-EPERM, np_open(p, fd, 0, &pd));
+	EXPECT_EQ(0, npt_descs(p));
+	close(fd);
+	np_poller_close(p);
+}
+
 TEST(open_regular_file_is_eperm)
 {
 	np_poller *p;
