@@ -119,6 +119,12 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
 
 static void npoll_desc_free(struct npoll_desc *d)
 {
+	/*
+	 * The teardown cancelled the timer and CLOSING keeps it off, so it
+	 * cannot be queued here; if it were, freeing the object would leave
+	 * a queued hrtimer in reusable memory.
+	 */
+	WARN_ON_ONCE(hrtimer_cancel(&d->timer));
 	fput(d->file);
 	kmem_cache_free(npoll_desc_cachep, d);
 }
@@ -129,9 +135,10 @@ static void npoll_desc_free(struct npoll_desc *d)
  *
  * The last reference releases the file and frees the object.  By then
  * the hooks are off the file's queues and the timer is cancelled
- * (npoll_desc_teardown()).
+ * (npoll_desc_teardown(), on every path, the failed registration's too);
+ * the free cancels a timer found queued all the same, with a warning.
  *
- * Context: process.
+ * Context: process; not under @d->lock (may wait for the timer callback).
  */
 void npoll_desc_put(struct npoll_desc *d)
 {
@@ -270,9 +277,15 @@ void npoll_desc_ready(struct npoll_desc *d, __poll_t mask)
 {
 	trace_npoll_ready(d, mask);
 	rcu_read_lock();
-	/* Before the word changes: a woken reader's next check sees it. */
-	if (mask & EPOLLERR)
+	/*
+	 * Go's setEventErr(ev.Events == EPOLLERR): set by a report of the
+	 * error alone, cleared by the next report of anything else.  Before
+	 * the word changes: a woken reader's next check sees it.
+	 */
+	if (mask == EPOLLERR)
 		atomic_or(NPOLL_INFO_EVENT_ERR, &d->info);
+	else if (atomic_read(&d->info) & NPOLL_INFO_EVENT_ERR)
+		atomic_andnot(NPOLL_INFO_EVENT_ERR, &d->info);
 	if (mask & NPOLL_READ_EVENTS)
 		npoll_desc_wake(d, NPOLL_MODE_READ, npoll_sem_ready(&d->rg));
 	if (mask & NPOLL_WRITE_EVENTS)
@@ -286,6 +299,27 @@ unsigned long *npoll_sem_of(struct npoll_desc *d, u32 mode)
 	return mode == NPOLL_MODE_READ ? &d->rg : &d->wg;
 }
 
+/*
+ * Does the error event still stand?  A wake-up key reports a change, not
+ * the file's state: a TCP reset wakes the queue twice, first without a
+ * key (the state change: EOF, hang-up) and then with EPOLLERR alone (the
+ * error report), so the last key is the error although the file reports
+ * more.  Go sees the file's state (epoll polls the file when it
+ * reports), and so does this check: the event applies only while the
+ * file's read side reports the error and nothing else.  Otherwise it is
+ * dropped as the next report would drop it, and the reader's next
+ * system call gets the file's own result (ECONNRESET, then EOF).  An
+ * error-only report racing with the drop may be lost; the reader then
+ * gets the error from that system call instead.
+ */
+static bool npoll_event_err_stands(struct npoll_desc *d)
+{
+	if ((vfs_poll(d->file, NULL) & NPOLL_READ_EVENTS) == EPOLLERR)
+		return true;
+	atomic_andnot(NPOLL_INFO_EVENT_ERR, &d->info);
+	return false;
+}
+
 static int npoll_checkerr(struct npoll_desc *d, u32 mode)
 {
 	int err = npoll_info_err(atomic_read(&d->info), mode);
@@ -294,7 +328,10 @@ static int npoll_checkerr(struct npoll_desc *d, u32 mode)
 		return err;
 	/* A deadline that passed with no timer armed (lazy arming). */
 	npoll_deadline_check(d, mode);
-	return npoll_info_err(atomic_read(&d->info), mode);
+	err = npoll_info_err(atomic_read(&d->info), mode);
+	if (err == NPOLL_ERR_NOT_POLLABLE && !npoll_event_err_stands(d))
+		err = npoll_info_err(atomic_read(&d->info), mode);
+	return err;
 }
 
 /**

@@ -107,7 +107,12 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 			q->error = -ENOMEM;
 			return;
 		}
-		/* The slot is the descriptor's: nobody else stores there. */
+		/*
+		 * The slot is the descriptor's: a closed descriptor's slot
+		 * stays reserved until its teardown has erased its entry
+		 * here (npoll_poller_release_slot()), so nobody else stores
+		 * there.
+		 */
 		if (xa_err(xa_store(&d->poller->hooks2, npoll_desc_slot(d),
 				    hook, GFP_KERNEL_ACCOUNT))) {
 			kfree(hook);
@@ -139,8 +144,8 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
  * Turns the file's current poll mask into initial readiness.
  *
  * Context: process, may sleep (the file's poll method).
- * Return: 0; -EPERM if the file uses more wait-queue heads than npoll
- * supports; -EEXIST the file is registered with this poller already;
+ * Return: 0; -EPERM if the file uses no wait-queue head or more than
+ * npoll supports; -EEXIST the file is registered with this poller already;
  * -ENOMEM.  Nothing stays hooked on failure.
  */
 int npoll_hook_register(struct npoll_desc *d)
@@ -152,6 +157,12 @@ int npoll_hook_register(struct npoll_desc *d)
 	q.pt._key = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP | EPOLLERR |
 		    EPOLLRDNORM | EPOLLWRNORM;
 	mask = vfs_poll(d->file, &q.pt);
+	/*
+	 * A poll method that hands over no queue (most /proc files) can
+	 * never wake the descriptor: such a file cannot be polled.
+	 */
+	if (!q.error && !q.nhooks)
+		q.error = -EPERM;
 	if (q.error) {
 		npoll_hook_unregister(d);
 		return q.error;

@@ -63,7 +63,9 @@ struct npoll_evlink {
  *          bits change only under @lock, the event-error bit at any time
  * @ref:    references: the poller's table holds one, every ioctl in
  *          flight on the descriptor holds one
- * @handle: generation << 32 | table index; constant while @ref > 0
+ * @handle: generation << 32 | (table index + 1); generation 0 (no
+ *          lookup matches) until the registration can no longer fail,
+ *          then constant while @ref > 0
  * @poller: owner; constant while @ref > 0
  * @file:   the registered file, pinned until the descriptor is freed
  * @user:   user cookie
@@ -114,7 +116,9 @@ struct npoll_desc {
  * @descs:      table index -> descriptor
  * @hooks2:     table index -> second wait-queue entry of a descriptor
  *              whose file has two queues (rare: kept out of the
- *              descriptor to keep it small)
+ *              descriptor to keep it small).  A closed descriptor's
+ *              index stays reserved in @descs until its teardown has
+ *              erased its entry here, so only it stores at its index.
  * @next_gen:   generation of the last handle issued
  * @ndescs:     descriptors in the table
  * @nwaiters:   threads parked in waits

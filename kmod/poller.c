@@ -58,14 +58,34 @@ struct npoll_poller *npoll_poller_alloc(void)
 	return p;
 }
 
-/* Take @d out of @p's tables; the caller owns the table's reference. */
+/*
+ * Take @d out of @p's table; the caller owns the table's reference.  The
+ * slot stays reserved (it reads as empty, xa_alloc() skips it): @d's
+ * second wait-queue entry is still filed under it in @hooks2 until the
+ * teardown, and a registration that took the slot now would file its
+ * own there.  npoll_poller_release_slot() frees it after the teardown.
+ */
 static void __npoll_poller_remove(struct npoll_poller *p, struct npoll_desc *d)
 {
 	lockdep_assert_held(&p->lock);
-	xa_erase(&p->descs, npoll_handle_slot(d->handle));
+	/* A NULL store into an allocating xarray keeps the index reserved. */
+	xa_store(&p->descs, npoll_desc_slot(d), NULL, GFP_KERNEL_ACCOUNT);
 	atomic_dec(&p->ndescs);
 	/* Before a registration of the same file can look for it. */
 	npoll_desc_detach(d);
+}
+
+/*
+ * Free the slot of a descriptor whose teardown is complete: nothing of
+ * it is filed under the slot any more.  The xarray's own lock is enough;
+ * a registration that runs concurrently under @p->lock may take the slot
+ * as soon as it is free.
+ */
+static void npoll_poller_release_slot(struct npoll_poller *p,
+				      unsigned long slot)
+{
+	WARN_ON_ONCE(xa_load(&p->hooks2, slot));
+	xa_erase(&p->descs, slot);
 }
 
 /**
@@ -84,6 +104,7 @@ void npoll_poller_free(struct npoll_poller *p)
 		__npoll_poller_remove(p, d);
 		trace_npoll_close(d);
 		npoll_desc_teardown(d);
+		npoll_poller_release_slot(p, index);
 		npoll_desc_put(d);
 	}
 	mutex_unlock(&p->lock);
@@ -145,20 +166,31 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 			ret = -EMFILE;
 		goto out_unlock;
 	}
-	gen = ++p->next_gen;
-	if (!gen)
-		gen = ++p->next_gen;
-	/* Published to lookups by xa_store() (release) below. */
-	WRITE_ONCE(d->handle, (u64)gen << 32 | (index + 1));
+	/*
+	 * The slot without a generation: npoll_desc_slot() works, but no
+	 * lookup matches a handle of generation 0, so a lookup that holds a
+	 * stale pointer to this (reused) object cannot take it for the
+	 * descriptor it asked for while the registration may still fail.
+	 */
+	WRITE_ONCE(d->handle, index + 1);
 
 	ret = npoll_hook_register(d);
 	if (ret)
-		goto out_release_index;
+		goto out_teardown;
 
 	/* As Go does: the registered file does non-blocking I/O. */
 	spin_lock(&file->f_lock);
 	file->f_flags |= O_NONBLOCK;
 	spin_unlock(&file->f_lock);
+	/*
+	 * Nothing fails from here on: only now does the handle get its
+	 * generation and become resolvable.  A lookup through a stale
+	 * pointer that sees it holds a descriptor that is being published.
+	 */
+	gen = ++p->next_gen;
+	if (!gen)
+		gen = ++p->next_gen;
+	WRITE_ONCE(d->handle, (u64)gen << 32 | (index + 1));
 	*handle = d->handle;
 	trace_npoll_open(d, fd);
 	/*
@@ -170,8 +202,14 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	mutex_unlock(&p->lock);
 	return 0;
 
-out_release_index:
-	xa_erase(&p->descs, index);
+out_teardown:
+	/*
+	 * Nobody else holds a reference (the handle never resolved), but
+	 * the unwinding is the close's all the same: whatever was set up is
+	 * undone before the slot and the object are given back.
+	 */
+	npoll_desc_teardown(d);
+	npoll_poller_release_slot(p, index);
 out_unlock:
 	mutex_unlock(&p->lock);
 	npoll_desc_put(d);
@@ -210,6 +248,7 @@ int npoll_poller_close_desc(struct npoll_poller *p, u64 handle)
 	trace_npoll_close(d);
 
 	npoll_desc_teardown(d);
+	npoll_poller_release_slot(p, npoll_desc_slot(d));
 	npoll_desc_put(d);
 	return 0;
 }

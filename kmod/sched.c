@@ -210,6 +210,37 @@ static ktime_t npoll_poll_expiry(s64 timeout_ns)
 	return ns_to_ktime(now + timeout_ns);
 }
 
+/*
+ * Sleep until events are pending (1), a break or the timeout @t ends the
+ * call (0), or a signal arrives (-EINTR).
+ */
+static int npoll_poll_sleep(struct npoll_poller *p, struct hrtimer_sleeper *t)
+{
+	DEFINE_WAIT(wait);
+	int ret;
+
+	for (;;) {
+		/* Pairs with the barrier of wq_has_sleeper() in the wakers. */
+		prepare_to_wait(&p->ev_wait, &wait, TASK_INTERRUPTIBLE);
+		if (npoll_events_pending(p)) {
+			ret = 1;
+			break;
+		}
+		/* A break is consumed where it is observed, and only there. */
+		if (atomic_xchg(&p->brk, 0) || (t && !READ_ONCE(t->task))) {
+			ret = 0;
+			break;
+		}
+		if (signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		schedule();
+	}
+	finish_wait(&p->ev_wait, &wait);
+	return ret;
+}
+
 /**
  * npoll_poller_poll() - NPOLL_IOC_POLL
  * @p: poller
@@ -217,7 +248,12 @@ static ktime_t npoll_poll_expiry(s64 timeout_ns)
  * @max: 1 to NPOLL_POLL_MAX
  * @timeout_ns: < 0 forever, 0 no wait, > 0 relative, no slack
  *
- * A blocking call that returns events also consumes a pending break.
+ * A blocking call takes a pending break before each look at the ready
+ * list (Go's netpoll reads its break eventfd when epoll_wait() returned
+ * it): events found in that look are returned and the break with them;
+ * with none the call returns 0.  A break that comes after the look stays
+ * pending for the next blocking call, so no break is lost.  A call that
+ * does not block leaves a break alone.
  *
  * Context: process, sleeps interruptibly.
  * Return: events stored; 0 on timeout or break; -EINTR on a signal
@@ -227,13 +263,14 @@ int npoll_poller_poll(struct npoll_poller *p, struct npoll_event __user *events,
 		      u32 max, s64 timeout_ns)
 {
 	struct hrtimer_sleeper t;
-	bool timer = false;
-	DEFINE_WAIT(wait);
+	bool timer = false, brk;
 	int ret;
 
 	for (;;) {
+		/* Full barrier: the break is taken before the look. */
+		brk = timeout_ns && atomic_xchg(&p->brk, 0);
 		ret = npoll_harvest(p, events, max);
-		if (ret || !timeout_ns)
+		if (ret || !timeout_ns || brk)
 			break;
 		if (timeout_ns > 0 && !timer) {
 			hrtimer_init_sleeper_on_stack(&t, CLOCK_MONOTONIC,
@@ -243,29 +280,13 @@ int npoll_poller_poll(struct npoll_poller *p, struct npoll_event __user *events,
 			hrtimer_sleeper_start_expires(&t, HRTIMER_MODE_ABS);
 			timer = true;
 		}
-		for (;;) {
-			prepare_to_wait(&p->ev_wait, &wait, TASK_INTERRUPTIBLE);
-			if (npoll_events_pending(p))
-				break;
-			if (atomic_xchg(&p->brk, 0) ||
-			    (timer && !READ_ONCE(t.task))) {
-				ret = 0;
-				goto out;
-			}
-			if (signal_pending(current)) {
-				ret = -EINTR;
-				goto out;
-			}
-			schedule();
-		}
-		finish_wait(&p->ev_wait, &wait);
+		ret = npoll_poll_sleep(p, timer ? &t : NULL);
+		if (ret <= 0)
+			break;
 	}
-	if (ret > 0 && timeout_ns)
-		atomic_set(&p->brk, 0);
-	goto out_timer;
-out:
-	finish_wait(&p->ev_wait, &wait);
-out_timer:
+	/* A fault delivered nothing: the break it took is still owed. */
+	if (ret < 0 && brk)
+		npoll_poller_break(p);
 	if (timer) {
 		hrtimer_cancel(&t.timer);
 		destroy_hrtimer_on_stack(&t.timer);
@@ -277,9 +298,11 @@ out_timer:
  * npoll_poller_break() - NPOLL_IOC_BREAK (netpollBreak)
  * @p: poller
  *
- * Wakes the blocked harvesters; the one that sees the break returns 0.
- * With none blocked the next blocking harvest returns at once.  Breaks
- * before that coalesce.
+ * Wakes the blocked harvesters; the one that takes the break returns 0
+ * (or the events it found with it).  With none blocked the next blocking
+ * harvest returns at once.  Breaks before that coalesce.
+ *
+ * Context: any process context.
  */
 void npoll_poller_break(struct npoll_poller *p)
 {

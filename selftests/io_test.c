@@ -7,6 +7,8 @@
  * -ETIMEDOUT, -ECANCELED and -EIO; np_write writes everything; calls of
  * one direction on one descriptor take turns.
  */
+#include <poll.h>
+
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
 
@@ -634,6 +636,85 @@ TEST(error_event_maps_to_eio)
 	EXPECT_EQ(-EIO, r);
 	EXPECT_EQ(-EIO, np_recvfrom(pd, buf, sizeof(buf), 0, NULL, NULL));
 	EXPECT_EQ(0, np_close(pd));
+	close(fd);
+	np_poller_close(p);
+}
+
+/*
+ * A TCP reset wakes the reader twice: the state change (EOF, hang-up)
+ * and then EPOLLERR alone.  The file reports more than the error, so no
+ * error event stands: the reader gets the socket's own results, the
+ * reset and then end of file (as Go's Read does), not -EIO.
+ */
+TEST(tcp_reset_reads_econnreset_then_eof)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	np_poller *p;
+	np_desc *pd;
+	char buf[4];
+	int sv[2];
+
+	NPT_OPEN_POLLER(p);
+	ASSERT_EQ(0, npt_tcp_pair(sv));
+	ASSERT_EQ(0, np_open(p, sv[0], 1, &pd));
+	ASSERT_EQ(0, np_set_deadline(pd, NPT_PATIENCE, NP_READ));
+	ASSERT_EQ(0, setsockopt(sv[1], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	ASSERT_EQ(0, close(sv[1]));
+	/* The reset has arrived once the socket reports its error. */
+	ASSERT_EQ(1, poll(&(struct pollfd){ .fd = sv[0], .events = POLLIN }, 1,
+			  20000));
+	EXPECT_EQ(-ECONNRESET, np_read(pd, buf, sizeof(buf)));
+	EXPECT_EQ(0, np_read(pd, buf, sizeof(buf)));
+	EXPECT_EQ(0, np_read(pd, buf, sizeof(buf)));
+	EXPECT_EQ(0, np_close(pd));
+	close(sv[0]);
+	np_poller_close(p);
+}
+
+/*
+ * An ICMP error on a connected UDP socket is an error event (EPOLLERR
+ * alone) until the next report: a datagram that arrives later clears
+ * it, and reads get the socket's own results again - its pending error
+ * at most once, then the datagram.
+ */
+TEST(udp_icmp_error_then_datagram_is_read)
+{
+	struct sockaddr_in sin, self_addr;
+	socklen_t alen = sizeof(self_addr);
+	in_port_t port = npt_closed_port(SOCK_DGRAM);
+	np_poller *p;
+	np_desc *pd;
+	char buf[4];
+	ssize_t r;
+	int fd, peer, i;
+
+	NPT_OPEN_POLLER(p);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, fd);
+	npt_loopback(&sin, port);
+	ASSERT_EQ(0, connect(fd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&self_addr, &alen));
+	ASSERT_EQ(0, np_open(p, fd, 1, &pd));
+	ASSERT_EQ(0, np_set_deadline(pd, NPT_PATIENCE, NP_READ));
+	ASSERT_EQ(1, send(fd, "x", 1, 0));
+	/* The error event is recorded: the file reported EPOLLERR alone. */
+	for (i = 0; i < 3; i++)
+		if (np_wait(pd, NP_READ) == NP_ERR_NOT_POLLABLE)
+			break;
+	ASSERT_LT(i, 3);
+	/* The closed port opens and answers. */
+	peer = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, peer);
+	ASSERT_EQ(0, bind(peer, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(1, sendto(peer, "y", 1, 0, (struct sockaddr *)&self_addr,
+			    alen));
+	r = np_read(pd, buf, sizeof(buf));
+	if (r == -ECONNREFUSED)
+		r = np_read(pd, buf, sizeof(buf));
+	EXPECT_EQ(1, r);
+	EXPECT_EQ('y', buf[0]);
+	EXPECT_EQ(0, np_close(pd));
+	close(peer);
 	close(fd);
 	np_poller_close(p);
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers of the race stress tests (stress_test.c, stress_sched_test.c):
- * iteration counts, the figure line that scripts/check adds up, the
- * system-wide count of live descriptors, and spinning hand-offs between
- * threads.
+ * Helpers of the race stress tests (stress_test.c, stress_sched_test.c,
+ * race_test.c): iteration counts, the figure line that scripts/check adds
+ * up, the system-wide count of live descriptors, spinning hand-offs
+ * between threads, and delays that widen a race's window.
  *
  * Under TCG a thread that sleeps costs a cross-vCPU wake-up (about a
  * millisecond) to get going again, while two running vCPUs race on
@@ -15,6 +15,8 @@
 
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -167,6 +169,45 @@ static inline uint64_t stress_rnd(uint64_t *s)
 	*s ^= *s >> 7;
 	*s ^= *s << 17;
 	return *s;
+}
+
+/*
+ * Widen race windows: load selftests/kmod/npoll_delay_test.ko, which
+ * delays tasks of a given name (stress_delay_name()) at the probes
+ * given as "entry|ret:function:comm:microseconds,...".  Root only;
+ * false when it cannot be loaded, and the test then races without it,
+ * relying on its iteration count.  Whether delayed or not, a test's
+ * verdict never depends on timing.
+ */
+static inline bool stress_delay_load(const char *probes)
+{
+	const char *dir = getenv("NPOLL_KMOD_DIR");
+	char path[512], args[512];
+	int fd, r;
+
+	if (geteuid() != 0 || !dir)
+		return false;
+	snprintf(path, sizeof(path), "%s/npoll_delay_test.ko", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	/* Left behind by a test that crashed. */
+	syscall(SYS_delete_module, "npoll_delay_test", O_NONBLOCK);
+	snprintf(args, sizeof(args), "probes=%s", probes);
+	r = syscall(SYS_finit_module, fd, args, 0);
+	close(fd);
+	return r == 0;
+}
+
+static inline void stress_delay_unload(void)
+{
+	syscall(SYS_delete_module, "npoll_delay_test", O_NONBLOCK);
+}
+
+/* Name the calling thread for the probes of stress_delay_load(). */
+static inline void stress_delay_name(const char *comm)
+{
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
 }
 
 #endif /* NPOLL_STRESS_H */
