@@ -4,26 +4,38 @@
  * and the reference count that lets np_close run while other threads
  * are blocked in calls on the same descriptor.
  *
- * Lifetime, as Go's fdMutex: np_open sets the count to one (the open's
- * reference).  Every call takes a reference at entry and drops it at
- * exit; np_close sets @closing, closes the kernel descriptor (which
- * wakes every thread parked on it with NP_ERR_CLOSING) and drops the
- * open's reference.  The memory goes with the last reference, so a
- * thread already inside a call never touches freed memory.  A call
- * that starts after np_close has returned uses a dangling pointer: the
- * caller must not do that.
+ * Lifetime, as Go's fdMutex and FD.Close: np_open sets the count to one
+ * (the open's reference).  Every call takes a reference at entry and
+ * drops it at exit.  np_close sets @closing, closes the kernel
+ * descriptor (which wakes every thread parked on it with
+ * NP_ERR_CLOSING), drops the open's reference and then waits until the
+ * count is zero, i.e. until every call that was running has returned;
+ * only then does it free the memory and return.  So no call touches
+ * @fd (or @pd) once np_close has returned, and the caller may close the
+ * fd and have its number reused.  A call that starts after np_close has
+ * returned uses a dangling pointer: the caller must not do that.
  *
  * A call increments the count before it tests @closing, and np_close
  * sets @closing before it drops its reference (both sequentially
- * consistent), so a call that sees @closing clear has a reference that
- * keeps the memory alive; if np_close then wins the race to the
- * kernel, the call's ioctl fails with -EBADF on the dead handle, which
- * is reported as closing.
+ * consistent), so a call that sees @closing clear holds a reference
+ * np_close waits for; if np_close then wins the race to the kernel, the
+ * call's ioctl fails with -EBADF on the dead handle, which is reported
+ * as closing.  Every blocking point of a call ends once the kernel
+ * descriptor is closed (the kernel wakes parked threads, a later ioctl
+ * gets -EBADF, a thread queued on an I/O mutex sees @closing once it
+ * has the mutex), so the wait in np_close is bounded by the calls
+ * themselves.  np_close waits for the calls of other threads: called
+ * from a signal handler that interrupted a call on the same descriptor
+ * it would wait for itself, and is not allowed there.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 
@@ -38,13 +50,35 @@ bool np__desc_get(struct np_desc *pd)
 	return true;
 }
 
-/* Drop a reference; the last one frees @pd and its poller reference. */
+/*
+ * Drop a reference.  The count reaches zero only after np_close dropped
+ * the open's reference: the last call out wakes the closer.  Nothing
+ * of @pd is read after the decrement (the closer may free it at once);
+ * a private futex wake names the address and never reads the memory.
+ */
 void np__desc_put(struct np_desc *pd)
+{
+	atomic_uint *refs = &pd->refs;
+
+	if (atomic_fetch_sub(refs, 1) == 1)
+		np__futex_wake(refs);
+}
+
+/* Drop the open's reference and wait until no call holds @pd. */
+static void desc_drain(struct np_desc *pd)
+{
+	unsigned int v;
+
+	if (atomic_fetch_sub(&pd->refs, 1) == 1)
+		return;
+	while ((v = atomic_load(&pd->refs)) != 0)
+		np__futex_wait(&pd->refs, v);
+}
+
+static void desc_free(struct np_desc *pd)
 {
 	struct np_poller *p = pd->poller;
 
-	if (atomic_fetch_sub(&pd->refs, 1) != 1)
-		return;
 	pthread_mutex_destroy(&pd->dlock);
 	pthread_mutex_destroy(&pd->wlock);
 	pthread_mutex_destroy(&pd->rlock);
@@ -161,7 +195,8 @@ out_free:
 /*
  * The rest of a close, run once by whoever set @closing (np_close or
  * np_poller_close): close the kernel descriptor, waking its waiters,
- * forget @pd in its poller and drop the open's reference.
+ * wait for the calls still running to return, forget @pd in its poller
+ * and free it.
  */
 int np__desc_shutdown(struct np_desc *pd)
 {
@@ -169,14 +204,16 @@ int np__desc_shutdown(struct np_desc *pd)
 	int ret;
 
 	ret = np__ioctl(pd->poller->fd, NPOLL_IOC_CLOSE, &a);
+	desc_drain(pd);
 	np__poller_unlink(pd->poller, pd);
-	np__desc_put(pd);
+	desc_free(pd);
 	return ret < 0 ? ret : 0;
 }
 
 /*
  * @pd must not be used after np_close returns.  A second np_close that
- * overlaps the first (so @pd is still allocated) fails with -EBADF.
+ * overlaps the first (so @pd is still allocated) fails with -EBADF at
+ * once, without waiting for the first.
  */
 int np_close(np_desc *pd)
 {

@@ -101,6 +101,8 @@ struct np_desc {
 
 /* poller.c */
 int np__ioctl(int fd, unsigned long cmd, void *arg);
+void np__futex_wait(atomic_uint *word, unsigned int val);
+void np__futex_wake(atomic_uint *word);
 void np__poller_get(struct np_poller *p);
 void np__poller_put(struct np_poller *p);
 void np__poller_link(struct np_poller *p, struct np_desc *pd);

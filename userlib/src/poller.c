@@ -7,10 +7,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <linux/futex.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 
@@ -22,6 +25,21 @@ int np__ioctl(int fd, unsigned long cmd, void *arg)
 	int ret = ioctl(fd, cmd, arg);
 
 	return ret < 0 ? -errno : ret;
+}
+
+/* Sleep while *@word is @val (or until a wake-up, maybe spurious). */
+void np__futex_wait(atomic_uint *word, unsigned int val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+/*
+ * Wake every thread sleeping on @word.  A private futex wake hashes the
+ * address and never reads it, so @word may already be freed.
+ */
+void np__futex_wake(atomic_uint *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 void np__poller_get(struct np_poller *p)
