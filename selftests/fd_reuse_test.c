@@ -27,6 +27,8 @@
 static struct {
 	atomic_int fd;		/* the watched number, -1 none */
 	atomic_bool hold;	/* hold the first attempt (see hook_enter) */
+	atomic_bool hold_long;	/* ... until @released, not np_close */
+	atomic_bool released;
 	atomic_int entered;	/* attempts seen on the watched number */
 	atomic_bool closed;	/* np_close has returned */
 	atomic_bool reused;	/* the number names the new socket */
@@ -47,6 +49,11 @@ static void hook_enter(int fd)
 		atomic_fetch_add(&hook.late, 1);
 	if (atomic_fetch_add(&hook.entered, 1) || !atomic_load(&hook.hold))
 		return;
+	if (atomic_load(&hook.hold_long)) {
+		for (int i = 0; i < 20000 && !atomic_load(&hook.released); i++)
+			npoll_test_sleep_ns(NPT_MS);
+		return;
+	}
 	for (int i = 0; i < 300 && !atomic_load(&hook.closed); i++)
 		npoll_test_sleep_ns(NPT_MS);
 	if (!atomic_load(&hook.closed))
@@ -284,6 +291,69 @@ TEST_F(reuse, close_waits_for_helper_inside_attempt)
 	EXPECT_EQ(-ECANCELED, h.result);
 	EXPECT_EQ(0, atomic_load(&hook.late));
 	EXPECT_TRUE(reuse_untouched(self->fd, variant->kind));
+}
+
+struct poller_closer {
+	pthread_t th;
+	np_poller *p;
+	atomic_bool done;
+};
+
+static void *poller_closer_fn(void *arg)
+{
+	struct poller_closer *c = arg;
+
+	np_poller_close(c->p);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/*
+ * helper              closer               test
+ * inside an attempt
+ *                     np_poller_close:
+ *                     descs closed, waits
+ *                     for the helper ...
+ *                                          np_open(p) -> -EBADF
+ *                                          np_poll(p) -> -EBADF
+ * released: returns
+ *                     ... returns
+ */
+TEST(poller_close_in_progress_refuses_np_open_and_np_poll)
+{
+	struct helper h = { .kind = PIPE_READ };
+	struct poller_closer c = { 0 };
+	struct np_event ev;
+	int fds[2], sv[2];
+	np_desc *pd2 = NULL;
+
+	NPT_OPEN_POLLER(c.p);
+	ASSERT_EQ(0, npt_pipe(fds));
+	ASSERT_EQ(0, npt_unix_pair(sv));
+	ASSERT_EQ(0, np_open(c.p, fds[0], 1, &h.pd));
+	atomic_store(&hook.fd, fds[0]);
+	atomic_store(&hook.hold, true);
+	atomic_store(&hook.hold_long, true);
+	ASSERT_EQ(0, pthread_create(&h.th, NULL, helper_fn, &h));
+	while (!atomic_load(&hook.entered))
+		sched_yield();
+	ASSERT_EQ(0, pthread_create(&c.th, NULL, poller_closer_fn, &c));
+	while (npt_descs(c.p) != 0 && !atomic_load(&c.done))
+		npoll_test_sleep_ns(NPT_MS);
+	/* np_poller_close waits for the held helper, so @c.p is alive. */
+	EXPECT_FALSE(atomic_load(&c.done));
+	EXPECT_EQ(-EBADF, np_open(c.p, sv[0], 2, &pd2));
+	EXPECT_EQ(-EBADF, np_poll(c.p, &ev, 1, 0));
+	EXPECT_EQ(NULL, pd2);
+	atomic_store(&hook.released, true);
+	pthread_join(h.th, NULL);
+	pthread_join(c.th, NULL);
+	EXPECT_EQ(-ECANCELED, h.result);
+	atomic_store(&hook.fd, -1);
+	close(fds[0]);
+	close(fds[1]);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_HARNESS_MAIN

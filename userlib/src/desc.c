@@ -137,12 +137,20 @@ int np__wait(struct np_desc *pd, int mode, uint32_t flags)
 	return desc_ioctl(pd, NPOLL_IOC_WAIT, &a, NP_ERR_CLOSING);
 }
 
+/*
+ * The open holds a reference on @p from the start, so that a concurrent
+ * np_poller_close cannot close the device fd under the OPEN ioctl; it
+ * becomes the descriptor's reference.  A poller that is closing takes
+ * no new descriptor: the check at the start fails fast, the one under
+ * the list lock (np__poller_link) is the one that decides.
+ */
 int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 {
 	struct npoll_open_args a = {
 		.fd = fd,
 		.user = user,
 	};
+	struct npoll_handle_args c;
 	struct np_desc *pd;
 	int ret;
 
@@ -150,9 +158,12 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (!np__poller_get(p))
+		return -EBADF;
 	pd = calloc(1, sizeof(*pd));
+	ret = -ENOMEM;
 	if (!pd)
-		return -ENOMEM;
+		goto out_put_poller;
 	ret = -pthread_mutex_init(&pd->rlock, NULL);
 	if (ret)
 		goto out_free;
@@ -176,11 +187,15 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	pd->user = user;
 	atomic_init(&pd->refs, 1);
 	atomic_init(&pd->closing, false);
-	np__poller_get(p);
-	np__poller_link(p, pd);
+	ret = np__poller_link(p, pd);
+	if (ret)
+		goto out_close_handle;
 	*out = pd;
 	return 0;
 
+out_close_handle:
+	c = (struct npoll_handle_args){ .handle = a.handle };
+	np__ioctl(p->fd, NPOLL_IOC_CLOSE, &c);
 out_destroy_dlock:
 	pthread_mutex_destroy(&pd->dlock);
 out_destroy_wlock:
@@ -189,6 +204,8 @@ out_destroy_rlock:
 	pthread_mutex_destroy(&pd->rlock);
 out_free:
 	free(pd);
+out_put_poller:
+	np__poller_put(p);
 	return ret;
 }
 

@@ -33,17 +33,24 @@ static_assert(NP_PENDING == NPOLL_PENDING, "NP_PENDING");
 
 /*
  * struct np_poller - one open() of /dev/netpoll
- * @fd:    the device file descriptor, closed with the last reference
- * @refs:  one for the user (dropped by np_poller_close) plus one per
- *         np_desc not yet freed, so that a thread still inside a call
- *         on a descriptor never issues an ioctl on a closed (and maybe
- *         reused) fd number
- * @lock:  protects @descs and the list links of every descriptor
- * @descs: descriptors opened and not yet closed, for np_poller_close
+ * @fd:      the device file descriptor, closed with the last reference
+ * @refs:    one for the user (dropped by np_poller_close) plus one per
+ *           np_desc not yet freed and one per np_open in progress, so
+ *           that a thread still inside a call on a descriptor never
+ *           issues an ioctl on a closed (and maybe reused) fd number
+ * @polls:   np_poll calls in progress; np_poller_close breaks them until
+ *           none is left
+ * @closing: set once by np_poller_close, under @lock; np_open and
+ *           np_poll fail with -EBADF from then on
+ * @lock:    protects @descs, the list links of every descriptor and the
+ *           setting of @closing
+ * @descs:   descriptors opened and not yet closed, for np_poller_close
  */
 struct np_poller {
 	int fd;
 	atomic_uint refs;
+	atomic_uint polls;
+	atomic_bool closing;
 	pthread_mutex_t lock;
 	struct np_desc *descs;
 };
@@ -103,9 +110,9 @@ struct np_desc {
 int np__ioctl(int fd, unsigned long cmd, void *arg);
 void np__futex_wait(atomic_uint *word, unsigned int val);
 void np__futex_wake(atomic_uint *word);
-void np__poller_get(struct np_poller *p);
+bool np__poller_get(struct np_poller *p);
 void np__poller_put(struct np_poller *p);
-void np__poller_link(struct np_poller *p, struct np_desc *pd);
+int np__poller_link(struct np_poller *p, struct np_desc *pd);
 void np__poller_unlink(struct np_poller *p, struct np_desc *pd);
 
 /* A deferred deadline change taken by a call, to pass to the kernel. */
