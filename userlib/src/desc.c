@@ -349,7 +349,10 @@ int np_arm(np_desc *pd, int mode)
  * change under @dlock; a change is stored under @dlock and then sent if
  * @busy is set.  A call that took an older change may reach the kernel
  * after a newer one sent at once: every change carries a sequence number
- * and the kernel ignores one older than the last it applied.
+ * and the kernel ignores one older than the last it applied.  Each mode
+ * counts its own changes, 64 bits wide (NPOLL_DEADLINE_SEQ64), so the
+ * changes of one mode never age those of the other and the order never
+ * wraps in practice.
  */
 void np__dl_enter(struct np_desc *pd, int mode, bool arm)
 {
@@ -383,14 +386,14 @@ void np__dl_take(struct np_desc *pd, int mode, struct np_dl_take *t)
 	pthread_mutex_unlock(&pd->dlock);
 }
 
-static int dl_ioctl(struct np_desc *pd, int modes, int64_t when, uint32_t seq)
+static int dl_ioctl(struct np_desc *pd, int mode, int64_t when, uint64_t seq)
 {
 	struct npoll_deadline_args a = {
 		.handle = pd->handle,
 		.deadline = when,
-		.mode = (__u32)modes,
-		.flags = NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ,
-		.seq = seq,
+		.mode = (__u32)mode,
+		.flags = NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ64,
+		.seq64 = seq,
 	};
 
 	return desc_ioctl(pd, NPOLL_IOC_SET_DEADLINE, &a, 0);
@@ -418,8 +421,8 @@ static int64_t mono_now(void)
 /* Deadlines of a closing descriptor are moot: a no-op returning 0. */
 static int desc_deadline(np_desc *pd, int64_t when, int mode)
 {
-	int now_modes = 0, ret = 0;
-	uint32_t seq;
+	uint64_t seq[2] = { 0, 0 };
+	int ret = 0, r;
 
 	if (!pd)
 		return -EINVAL;
@@ -428,23 +431,26 @@ static int desc_deadline(np_desc *pd, int64_t when, int mode)
 	if (!np__desc_get(pd))
 		return 0;
 	pthread_mutex_lock(&pd->dlock);
-	seq = ++pd->dseq;
-	if (!seq)
-		seq = ++pd->dseq;
 	for (int m = NP_READ; m <= NP_WRITE; m++) {
 		struct np_dl *dl = &pd->dl[m - 1];
 
 		if (!(mode & m))
 			continue;
 		dl->when = when;
-		dl->seq = seq;
+		dl->seq++;
 		dl->dirty = !(dl->eager || atomic_load(&dl->busy));
 		if (!dl->dirty)
-			now_modes |= m;
+			seq[m - 1] = dl->seq;
 	}
 	pthread_mutex_unlock(&pd->dlock);
-	if (now_modes)
-		ret = dl_ioctl(pd, now_modes, when, seq);
+	/* Each mode's change in its own order: one ioctl per mode. */
+	for (int m = NP_READ; m <= NP_WRITE; m++) {
+		if (!seq[m - 1])
+			continue;
+		r = dl_ioctl(pd, m, when, seq[m - 1]);
+		if (r < 0 && !ret)
+			ret = r;
+	}
 	np__desc_put(pd);
 	return ret < 0 ? ret : 0;
 }

@@ -69,8 +69,7 @@ struct np_poller {
  * @wlock:   serialises the write-side I/O helpers
  * @sock:    the I/O helpers try NPOLL_IOC_IO; cleared the first time it
  *           says the file is not a socket
- * @dlock:   protects @dseq and @dl
- * @dseq:    sequence number of the last deadline change
+ * @dlock:   protects @dl
  * @dl:      per mode (read, write): the deadline change not yet given to
  *           the kernel, and whether changes must go to the kernel at once
  *           (see np_set_deadline in desc.c)
@@ -91,10 +90,9 @@ struct np_desc {
 	pthread_mutex_t wlock;
 	atomic_bool sock;
 	pthread_mutex_t dlock;
-	uint32_t dseq;
 	struct np_dl {
 		int64_t when;		/* absolute CLOCK_MONOTONIC ns, 0 none */
-		uint32_t seq;
+		uint64_t seq;		/* the mode's last change, from 1 */
 		bool dirty;		/* @when is not in the kernel yet */
 		bool eager;		/* the mode was armed: never defer */
 		atomic_int busy;	/* calls of the mode in progress */
@@ -119,7 +117,7 @@ void np__poller_unlink(struct np_poller *p, struct np_desc *pd);
 struct np_dl_take {
 	bool set;
 	int64_t when;
-	uint32_t seq;
+	uint64_t seq;
 };
 
 /* desc.c */

@@ -142,9 +142,9 @@ static ssize_t io_fused(struct np_desc *pd, int mode, const void *buf,
 	ssize_t ret;
 
 	if (t->set) {
-		a.flags = NPOLL_IO_DEADLINE;
+		a.flags = NPOLL_IO_DEADLINE | NPOLL_IO_SEQ64;
 		a.deadline = t->when;
-		a.seq = t->seq;
+		a.seq64 = t->seq;
 	}
 	ret = np__ioctl(pd->poller->fd, NPOLL_IOC_IO, &a);
 	t->set = false;
