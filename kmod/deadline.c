@@ -209,15 +209,22 @@ void npoll_deadline_check(struct npoll_desc *d, u32 mode)
 	rcu_read_unlock();
 }
 
-/* Keep only the modes whose last applied sequence is older than @seq. */
-static u32 npoll_deadline_newer(struct npoll_desc *d, u32 mode, u32 seq)
+/*
+ * Keep only the modes whose last applied sequence is older than @seq, and
+ * make @seq theirs.  Each mode has its own order: changes of one never
+ * move the other's window.
+ */
+static u32 npoll_deadline_newer(struct npoll_desc *d, u32 mode, u64 seq,
+				bool wide)
 {
 	lockdep_assert_held(&d->lock);
-	if ((mode & NPOLL_MODE_READ) && (s32)(seq - d->rseq) > 0)
+	if ((mode & NPOLL_MODE_READ) &&
+	    npoll_deadline_seq_newer(d->rseq, seq, wide))
 		d->rseq = seq;
 	else
 		mode &= ~NPOLL_MODE_READ;
-	if ((mode & NPOLL_MODE_WRITE) && (s32)(seq - d->wseq) > 0)
+	if ((mode & NPOLL_MODE_WRITE) &&
+	    npoll_deadline_seq_newer(d->wseq, seq, wide))
 		d->wseq = seq;
 	else
 		mode &= ~NPOLL_MODE_WRITE;
@@ -230,8 +237,9 @@ static u32 npoll_deadline_newer(struct npoll_desc *d, u32 mode, u32 seq)
  * @deadline: relative or absolute, see struct npoll_deadline_args
  * @mode: NPOLL_MODE_READ, NPOLL_MODE_WRITE or NPOLL_MODE_RW
  * @flags: NPOLL_DEADLINE_ABS (@deadline is CLOCK_MONOTONIC ns) and
- *         NPOLL_DEADLINE_SEQ (apply only to modes whose last applied
- *         sequence is older than @seq)
+ *         NPOLL_DEADLINE_SEQ64 or NPOLL_DEADLINE_SEQ (apply only to
+ *         modes whose last applied sequence is older than @seq, 64 or
+ *         32 bits wide)
  * @seq: see @flags
  *
  * A deadline moved into the past wakes the mode's waiter with
@@ -242,7 +250,7 @@ static u32 npoll_deadline_newer(struct npoll_desc *d, u32 mode, u32 seq)
  * Return: 0.
  */
 int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
-			    u32 flags, u32 seq)
+			    u32 flags, u64 seq)
 {
 	unsigned long irqflags;
 	u32 expired = 0;
@@ -252,8 +260,9 @@ int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
 	spin_lock_irqsave(&d->lock, irqflags);
 	if (atomic_read(&d->info) & NPOLL_INFO_CLOSING)
 		goto out;
-	if (flags & NPOLL_DEADLINE_SEQ)
-		mode = npoll_deadline_newer(d, mode, seq);
+	if (flags & (NPOLL_DEADLINE_SEQ | NPOLL_DEADLINE_SEQ64))
+		mode = npoll_deadline_newer(d, mode, seq,
+					    flags & NPOLL_DEADLINE_SEQ64);
 	if (!mode)
 		goto out;
 	/*

@@ -64,4 +64,24 @@ static inline s64 npoll_deadline_next(s64 rd, s64 wd)
 	return wd > 0 ? wd : 0;
 }
 
+/**
+ * npoll_deadline_seq_newer() - does an ordered change follow the last one?
+ * @last: sequence of the last ordered change applied to the mode
+ * @seq: sequence of the change
+ * @wide: @seq is a 64-bit sequence (NPOLL_DEADLINE_SEQ64), else the
+ *        first ABI layout's 32-bit one (NPOLL_DEADLINE_SEQ)
+ *
+ * A 64-bit sequence is newer when it is greater: it never wraps in
+ * practice.  A 32-bit one is compared modulo 2^32 with the low half of
+ * @last, as the first layout defined it.
+ *
+ * Return: true if the change applies.
+ */
+static inline bool npoll_deadline_seq_newer(u64 last, u64 seq, bool wide)
+{
+	if (wide)
+		return seq > last;
+	return (s32)((u32)seq - (u32)last) > 0;
+}
+
 #endif /* _NPOLL_DEADLINE_H */

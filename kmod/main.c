@@ -129,47 +129,69 @@ static long npoll_ioctl_wait(struct npoll_poller *p, unsigned int cmd,
 	return ret;
 }
 
+/*
+ * @usize: the caller's layout, NPOLL_DEADLINE_ARGS_SIZE_VER0 or _VER1; the
+ * fields the first layout lacks read as zero.
+ */
 static long npoll_ioctl_set_deadline(struct npoll_poller *p,
-				     struct npoll_deadline_args __user *uarg)
+				     struct npoll_deadline_args __user *uarg,
+				     size_t usize)
 {
-	struct npoll_deadline_args a;
+	struct npoll_deadline_args a = {};
+	u32 allowed = NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ;
 	struct npoll_desc *d;
 	long ret;
 
-	if (copy_from_user(&a, uarg, sizeof(a)))
+	if (copy_from_user(&a, uarg, usize))
 		return -EFAULT;
-	if ((a.flags & ~(NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ)) ||
-	    a.reserved || (a.seq && !(a.flags & NPOLL_DEADLINE_SEQ)) ||
+	if (usize >= NPOLL_DEADLINE_ARGS_SIZE_VER1)
+		allowed |= NPOLL_DEADLINE_SEQ64;
+	if ((a.flags & ~allowed) || a.reserved ||
+	    (a.seq && !(a.flags & NPOLL_DEADLINE_SEQ)) ||
+	    (a.seq64 && !(a.flags & NPOLL_DEADLINE_SEQ64)) ||
+	    ((a.flags & NPOLL_DEADLINE_SEQ) &&
+	     (a.flags & NPOLL_DEADLINE_SEQ64)) ||
 	    !a.mode || (a.mode & ~NPOLL_MODE_RW))
 		return -EINVAL;
 	d = npoll_desc_get(p, a.handle);
 	if (!d)
 		return -EBADF;
-	ret = npoll_desc_set_deadline(d, a.deadline, a.mode, a.flags, a.seq);
+	ret = npoll_desc_set_deadline(d, a.deadline, a.mode, a.flags,
+				      a.flags & NPOLL_DEADLINE_SEQ64 ? a.seq64 :
+								       a.seq);
 	npoll_desc_put(d);
 	return ret;
 }
 
+/* @usize: NPOLL_IO_ARGS_SIZE_VER0 or _VER1, as for SET_DEADLINE. */
 static long npoll_ioctl_io(struct npoll_poller *p,
-			   struct npoll_io_args __user *uarg)
+			   struct npoll_io_args __user *uarg, size_t usize)
 {
-	struct npoll_io_args a;
+	struct npoll_io_args a = {};
+	u32 allowed = NPOLL_IO_DEADLINE;
+	bool wide;
 	struct npoll_desc *d;
 	long ret;
 
-	if (copy_from_user(&a, uarg, sizeof(a)))
+	if (copy_from_user(&a, uarg, usize))
 		return -EFAULT;
-	if ((a.flags & ~NPOLL_IO_DEADLINE) || a.reserved ||
-	    (!(a.flags & NPOLL_IO_DEADLINE) && (a.deadline || a.seq)) ||
-	    !npoll_mode_is_one(a.mode))
+	if (usize >= NPOLL_IO_ARGS_SIZE_VER1)
+		allowed |= NPOLL_IO_SEQ64;
+	wide = a.flags & NPOLL_IO_SEQ64;
+	if ((a.flags & ~allowed) || a.reserved ||
+	    (!(a.flags & NPOLL_IO_DEADLINE) && (a.deadline || wide)) ||
+	    (a.seq && (wide || !(a.flags & NPOLL_IO_DEADLINE))) ||
+	    (a.seq64 && !wide) || !npoll_mode_is_one(a.mode))
 		return -EINVAL;
 	d = npoll_desc_get(p, a.handle);
 	if (!d)
 		return -EBADF;
 	if (a.flags & NPOLL_IO_DEADLINE)
 		npoll_desc_set_deadline(d, a.deadline, a.mode,
-					NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ,
-					a.seq);
+					NPOLL_DEADLINE_ABS |
+						(wide ? NPOLL_DEADLINE_SEQ64 :
+							NPOLL_DEADLINE_SEQ),
+					wide ? a.seq64 : a.seq);
 	/* As read(2) and write(2): a shorter transfer, not an error. */
 	ret = npoll_desc_io(d, a.mode, u64_to_user_ptr(a.buf),
 			    min_t(u64, a.len, MAX_RW_COUNT));
@@ -233,10 +255,12 @@ static long npoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case NPOLL_IOC_BREAK:
 		npoll_poller_break(p);
 		return 0;
+	case NPOLL_IOC_IO_V0:
 	case NPOLL_IOC_IO:
-		return npoll_ioctl_io(p, uarg);
+		return npoll_ioctl_io(p, uarg, _IOC_SIZE(cmd));
+	case NPOLL_IOC_SET_DEADLINE_V0:
 	case NPOLL_IOC_SET_DEADLINE:
-		return npoll_ioctl_set_deadline(p, uarg);
+		return npoll_ioctl_set_deadline(p, uarg, _IOC_SIZE(cmd));
 	case NPOLL_IOC_STATS:
 		return npoll_ioctl_stats(p, uarg);
 	case NPOLL_IOC_IDENTIFY:

@@ -72,7 +72,8 @@ struct npoll_evlink {
  * @lock:   protects @rd, @wd, @rseq, @wseq, the arming of @timer and the
  *          closing and expired bits of @info.  Taken from the timer's
  *          hard-irq callback, so always with interrupts disabled.
- * @rseq:   sequence of the last ordered read deadline change
+ * @rseq:   sequence of the last ordered read deadline change (64 bits,
+ *          or a 32-bit one of the first ABI layout zero-extended)
  * @wseq:   sequence of the last ordered write deadline change
  * @rd:     read deadline (kmod/deadline.h encoding)
  * @wd:     write deadline
@@ -99,8 +100,8 @@ struct npoll_desc {
 	u64 user;
 	/* Deadlines, timer arming, closing and expired bits of @info. */
 	spinlock_t lock;
-	u32 rseq;
-	u32 wseq;
+	u64 rseq;
+	u64 wseq;
 	s64 rd;
 	s64 wd;
 	struct hrtimer timer;
@@ -193,7 +194,7 @@ void npoll_poller_break(struct npoll_poller *p);
 /* deadline.c */
 void npoll_deadline_init(struct npoll_desc *d);
 int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
-			    u32 flags, u32 seq);
+			    u32 flags, u64 seq);
 void npoll_deadline_prepare_wait(struct npoll_desc *d);
 void npoll_deadline_check(struct npoll_desc *d, u32 mode);
 

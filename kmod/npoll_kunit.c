@@ -196,6 +196,45 @@ static void deadline_next_shares_timer(struct kunit *test)
 }
 
 /*
+ * A mode's last change had sequence 5; the other mode has since seen
+ * 2^31 + 10 changes.  With the mode's own 64-bit order the next change
+ * of the first mode applies whatever the other did, and across 2^31 and
+ * 2^32 newer stays newer; with the first layout's 32-bit window a
+ * sequence 2^31 or more ahead reads as older (the dropped write
+ * deadline of a shared counter).
+ */
+static void deadline_seq64_orders_across_old_window(struct kunit *test)
+{
+	const u64 half = 1ULL << 31, wrap = 1ULL << 32;
+
+	KUNIT_EXPECT_TRUE(test, npoll_deadline_seq_newer(0, 1, true));
+	KUNIT_EXPECT_TRUE(test, npoll_deadline_seq_newer(5, 6, true));
+	KUNIT_EXPECT_TRUE(test,
+			  npoll_deadline_seq_newer(5, 5 + half + 10, true));
+	KUNIT_EXPECT_TRUE(test, npoll_deadline_seq_newer(half - 1, half, true));
+	KUNIT_EXPECT_TRUE(test, npoll_deadline_seq_newer(half, half + 1, true));
+	KUNIT_EXPECT_TRUE(test, npoll_deadline_seq_newer(wrap - 1, wrap, true));
+	KUNIT_EXPECT_TRUE(test,
+			  npoll_deadline_seq_newer(wrap + 3, 3 * wrap, true));
+	/* Late hand-overs of older changes are ignored. */
+	KUNIT_EXPECT_FALSE(test, npoll_deadline_seq_newer(6, 5, true));
+	KUNIT_EXPECT_FALSE(test, npoll_deadline_seq_newer(6, 6, true));
+	KUNIT_EXPECT_FALSE(test,
+			   npoll_deadline_seq_newer(wrap, wrap - 1, true));
+	KUNIT_EXPECT_FALSE(test,
+			   npoll_deadline_seq_newer(5 + half + 10, 5, true));
+	KUNIT_EXPECT_FALSE(test, npoll_deadline_seq_newer(U64_MAX, 1, true));
+
+	/* The first layout: modulo 2^32 on the low half, as it always was. */
+	KUNIT_EXPECT_TRUE(test, npoll_deadline_seq_newer(5, 6, false));
+	KUNIT_EXPECT_TRUE(test,
+			  npoll_deadline_seq_newer(0xffffffffULL, 1, false));
+	KUNIT_EXPECT_FALSE(test,
+			   npoll_deadline_seq_newer(5, 5 + half + 10, false));
+	KUNIT_EXPECT_FALSE(test, npoll_deadline_seq_newer(6, 5, false));
+}
+
+/*
  * A waiter woken by unblock leaves after a newer waiter or an arm took
  * the word: it must not take their state (or an event) away.
  */
@@ -397,6 +436,7 @@ static struct kunit_case npoll_deadline_cases[] = {
 	KUNIT_CASE(deadline_relative_saturates),
 	KUNIT_CASE(deadline_absolute),
 	KUNIT_CASE(deadline_next_shares_timer),
+	KUNIT_CASE(deadline_seq64_orders_across_old_window),
 	{}
 };
 

@@ -265,6 +265,69 @@ TEST(poller_close_releases_registered_descs)
 	}
 }
 
+struct poll_call {
+	pthread_t th;
+	np_poller *p;
+	atomic_int tid;
+	atomic_bool done;
+	int result;
+};
+
+static void *poll_fn(void *arg)
+{
+	struct poll_call *c = arg;
+	struct np_event ev;
+
+	atomic_store(&c->tid, gettid());
+	c->result = np_poll(c->p, &ev, 1, -1);
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+/* True once thread @tid sleeps in ioctl(2) (/proc/.../syscall). */
+static bool in_ioctl(int tid)
+{
+	char path[64], buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && !strncmp(buf, "16 ", 3);	/* __NR_ioctl */
+}
+
+/*
+ * poller: np_poll(forever) ....... -EBADF
+ * main:   np_poller_close -----^ (returns after the poll did)
+ */
+TEST(poller_close_wakes_blocked_poll_with_ebadf)
+{
+	struct poll_call c = { 0 };
+	int sv[2];
+	np_desc *pd;
+
+	NPT_OPEN_POLLER(c.p);
+	ASSERT_EQ(0, npt_unix_pair(sv));
+	ASSERT_EQ(0, np_open(c.p, sv[0], 7, &pd));
+	ASSERT_EQ(0, pthread_create(&c.th, NULL, poll_fn, &c));
+	while (!atomic_load(&c.tid))
+		npoll_test_sleep_ns(NPT_MS);
+	while (!in_ioctl(atomic_load(&c.tid)))
+		npoll_test_sleep_ns(NPT_MS);
+	np_poller_close(c.p);
+	for (int i = 0; i < 20000 && !atomic_load(&c.done); i++)
+		npoll_test_sleep_ns(NPT_MS);
+	ASSERT_TRUE(atomic_load(&c.done));
+	pthread_join(c.th, NULL);
+	EXPECT_EQ(-EBADF, c.result);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /*
  * close() of a raw /dev/netpoll fd with descriptors registered (some
  * with deadlines armed) releases every file: no hang, no leak.

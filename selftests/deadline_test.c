@@ -378,4 +378,28 @@ TEST_F(dl, rearmed_deadline_never_fires)
 	EXPECT_EQ(NP_OK, np_reset(self->pd, NP_READ));
 }
 
+/*
+ * Read and write deadlines are ordered separately: many read changes,
+ * deferred and handed over, never make a later write change look old.
+ */
+TEST_F(dl, write_deadline_applies_after_many_read_changes)
+{
+	char buf[8];
+	long i, n = npoll_test_iters(2000);
+
+	NPT_RETURN_IF_SKIPPED();
+	ASSERT_LT(0, npt_fill(self->sv[0]));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, np_set_deadline(self->pd, 10 * NPT_SEC + i,
+					     NP_READ));
+		if (i % 64 == 0)	/* hand the read change over */
+			EXPECT_EQ(NP_OK, np_reset(self->pd, NP_READ));
+	}
+	ASSERT_EQ(0, np_set_deadline(self->pd, 20 * NPT_MS, NP_WRITE));
+	EXPECT_EQ(-ETIMEDOUT, np_write(self->pd, "x", 1));
+	ASSERT_EQ(0, np_set_deadline(self->pd, -1, NP_RW));
+	EXPECT_EQ(-ETIMEDOUT, np_write(self->pd, "x", 1));
+	EXPECT_EQ(-ETIMEDOUT, np_read(self->pd, buf, sizeof(buf)));
+}
+
 TEST_HARNESS_MAIN

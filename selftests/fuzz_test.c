@@ -68,7 +68,10 @@
  * Parts of the ABI that newer headers add: fuzzed when the header in
  * the tree has them.
  */
-#ifdef NPOLL_DEADLINE_SEQ
+#if defined(NPOLL_DEADLINE_SEQ64)
+#define FZ_DEADLINE_FLAGS \
+	(NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ | NPOLL_DEADLINE_SEQ64)
+#elif defined(NPOLL_DEADLINE_SEQ)
 #define FZ_DEADLINE_FLAGS	(NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ)
 #else
 #define FZ_DEADLINE_FLAGS	NPOLL_DEADLINE_ABS
@@ -766,6 +769,17 @@ static size_t build_args(struct fz_worker *w, struct fz_thread *t,
 		if (d->seq && !(d->flags & NPOLL_DEADLINE_SEQ))
 			k->malformed = true;
 #endif
+#ifdef NPOLL_DEADLINE_SEQ64
+		/* 64-bit ordered changes: one of the two SEQ flags at most. */
+		if (CHANCE(r, 20) && !(d->flags & NPOLL_DEADLINE_SEQ))
+			d->flags |= NPOLL_DEADLINE_SEQ64;
+		d->seq64 = (d->flags & NPOLL_DEADLINE_SEQ64) || CHANCE(r, 3) ?
+			   xrnd(r) : 0;
+		if ((d->seq64 && !(d->flags & NPOLL_DEADLINE_SEQ64)) ||
+		    ((d->flags & NPOLL_DEADLINE_SEQ) &&
+		     (d->flags & NPOLL_DEADLINE_SEQ64)))
+			k->malformed = true;
+#endif
 		return sizeof(*d);
 	}
 	case C_STATS:
@@ -826,6 +840,15 @@ static size_t build_args(struct fz_worker *w, struct fz_thread *t,
 				io->deadline += npoll_test_now();
 			io->seq = (uint32_t)xrnd(r);
 		}
+#ifdef NPOLL_IO_SEQ64
+		/* 64-bit ordered changes instead of the 32-bit one. */
+		io->seq64 = 0;
+		if ((io->flags & NPOLL_IO_DEADLINE) && CHANCE(r, 2)) {
+			io->flags |= NPOLL_IO_SEQ64;
+			io->seq64 = xrnd(r);
+			io->seq = CHANCE(r, 3) ? io->seq : 0;
+		}
+#endif
 		io->reserved = (uint32_t)maybe_junk(r, 4);
 		/* Where the bytes go or come from. */
 		if (x < 70) {
@@ -849,10 +872,20 @@ static size_t build_args(struct fz_worker *w, struct fz_thread *t,
 			io->len = xrnd(r) % 2;
 		}
 		k->max = io->len > (uint64_t)LONG_MAX ? LONG_MAX : (long)io->len;
+#ifdef NPOLL_IO_SEQ64
+		k->malformed = bad || io->reserved ||
+			       (io->flags & ~(NPOLL_IO_DEADLINE | NPOLL_IO_SEQ64)) ||
+			       (!(io->flags & NPOLL_IO_DEADLINE) &&
+				(io->deadline || io->seq ||
+				 (io->flags & NPOLL_IO_SEQ64))) ||
+			       ((io->flags & NPOLL_IO_SEQ64) && io->seq) ||
+			       (io->seq64 && !(io->flags & NPOLL_IO_SEQ64));
+#else
 		k->malformed = bad || io->reserved ||
 			       (io->flags & ~NPOLL_IO_DEADLINE) ||
 			       (!(io->flags & NPOLL_IO_DEADLINE) &&
 				(io->deadline || io->seq));
+#endif
 		return sizeof(*io);
 	}
 #endif
@@ -901,7 +934,11 @@ static unsigned long unknown_nr(uint64_t *r)
 		 nr == NPOLL_IOC_WAIT || nr == NPOLL_IOC_SET_DEADLINE ||
 		 nr == NPOLL_IOC_STATS || nr == NPOLL_IOC_IDENTIFY ||
 		 nr == NPOLL_IOC_ARM || nr == NPOLL_IOC_POLL ||
-		 nr == NPOLL_IOC_BREAK || (FZ_IOC_IO && nr == FZ_IOC_IO));
+		 nr == NPOLL_IOC_BREAK || (FZ_IOC_IO && nr == FZ_IOC_IO)
+#ifdef NPOLL_IOC_SET_DEADLINE_V0
+		 || nr == NPOLL_IOC_SET_DEADLINE_V0 || nr == NPOLL_IOC_IO_V0
+#endif
+		 );
 	return nr;
 }
 

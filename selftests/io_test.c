@@ -534,6 +534,72 @@ TEST_F(tcp, connect_to_listener_returns_zero)
 	close(fd);
 }
 
+/* As Go: EISCONN from connect() means an earlier connect completed. */
+TEST_F(tcp, connect_of_connected_socket_returns_zero)
+{
+	struct sockaddr_in sin;
+	np_desc *cd;
+	int fd, a;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, np_open(self->p, fd, 3, &cd));
+	npt_loopback(&sin, self->port);
+	EXPECT_EQ(0, np_connect(cd, (struct sockaddr *)&sin, sizeof(sin)));
+	/*
+	 * The first connect() after an asynchronous completion reports it
+	 * (0); every later one says EISCONN.
+	 */
+	EXPECT_EQ(0, connect(fd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(EISCONN, errno);
+	EXPECT_EQ(0, np_connect(cd, (struct sockaddr *)&sin, sizeof(sin)));
+	a = np_accept(self->ld, NULL, NULL, SOCK_CLOEXEC);
+	EXPECT_LE(0, a);
+	close(a);
+	EXPECT_EQ(0, np_close(cd));
+	close(fd);
+}
+
+/*
+ * As Go: EALREADY from connect() means an earlier connect is still
+ * under way; wait for it as for EINPROGRESS.  A listener with backlog
+ * 0 holds one connection; the SYN of a second is dropped until the
+ * first is accepted, and its retransmission then completes it.
+ */
+TEST_F(tcp, connect_while_connect_in_progress_waits_for_it)
+{
+	struct sockaddr_in sin, peer;
+	socklen_t plen = sizeof(peer);
+	in_port_t port;
+	int l, first, fd, a;
+	np_desc *cd;
+
+	l = npt_bound(SOCK_STREAM, &port);
+	ASSERT_LE(0, l);
+	ASSERT_EQ(0, listen(l, 0));
+	npt_loopback(&sin, port);
+	first = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, first);
+	ASSERT_EQ(0, connect(first, (struct sockaddr *)&sin, sizeof(sin)));
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, np_open(self->p, fd, 3, &cd));
+	ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(EINPROGRESS, errno);
+	ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(EALREADY, errno);
+	a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	ASSERT_LE(0, a);
+	EXPECT_EQ(0, np_connect(cd, (struct sockaddr *)&sin, sizeof(sin)));
+	EXPECT_EQ(0, getpeername(fd, (struct sockaddr *)&peer, &plen));
+	close(a);
+	EXPECT_EQ(0, np_close(cd));
+	close(fd);
+	close(first);
+	close(l);
+}
+
 TEST_F(tcp, connect_to_closed_port_is_econnrefused)
 {
 	struct sockaddr_in sin;

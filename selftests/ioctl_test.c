@@ -97,11 +97,11 @@ TEST_F(raw, unknown_flags_is_einval)
 					      .flags = bad[i] };
 		EXPECT_EQ(-EINVAL, npt_ioctl(self->dev, NPOLL_IOC_WAIT, &w));
 		EXPECT_EQ(-EINVAL, npt_ioctl(self->dev, NPOLL_IOC_RESET, &w));
-		/* Bit 1 is NPOLL_DEADLINE_SEQ there: add an undefined one. */
+		/* Bits 1 and 2 are the SEQ flags there: add an undefined one. */
 		d = (struct npoll_deadline_args){ .handle = self->h,
 						  .deadline = -1,
 						  .mode = NPOLL_MODE_RW,
-						  .flags = bad[i] | 4 };
+						  .flags = bad[i] | 8 };
 		EXPECT_EQ(-EINVAL, npt_ioctl(self->dev, NPOLL_IOC_SET_DEADLINE, &d));
 	}
 	/* Flag 1 of open/close/unblock is not defined either. */
@@ -414,6 +414,108 @@ TEST_F(raw, random_calls_return_documented_results)
 		EXPECT_TRUE(npt_sees_eof(sv[j][1]));
 		close(sv[j][1]);
 	}
+}
+
+/* An ordered change of @mode's deadline to absolute @when. */
+static int seq_deadline(int dev, unsigned long cmd, uint64_t h, uint32_t mode,
+			int64_t when, uint32_t flags, uint64_t seq)
+{
+	struct npoll_deadline_args a = {
+		.handle = h, .deadline = when, .mode = mode,
+		.flags = NPOLL_DEADLINE_ABS | flags,
+	};
+
+	if (flags & NPOLL_DEADLINE_SEQ64)
+		a.seq64 = seq;
+	else
+		a.seq = (uint32_t)seq;
+	return npt_ioctl(dev, cmd, &a);
+}
+
+/*
+ * One sequence per mode, 64 bits wide: 2^31 read changes (here one, with
+ * the sequence a counter shared by both modes would have reached) do
+ * not make the next write change look older than the write's last one.
+ * The first layout's 32-bit window dropped that change, and the write
+ * that should have timed out blocked.
+ */
+TEST_F(raw, seq64_write_change_applies_after_2e31_read_changes)
+{
+	const uint64_t half = 1ULL << 31;
+
+	NPT_RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, seq_deadline(self->dev, NPOLL_IOC_SET_DEADLINE, self->h,
+				  NPOLL_MODE_WRITE, 0, NPOLL_DEADLINE_SEQ64, 1));
+	ASSERT_EQ(0, seq_deadline(self->dev, NPOLL_IOC_SET_DEADLINE, self->h,
+				  NPOLL_MODE_READ, 0, NPOLL_DEADLINE_SEQ64,
+				  half + 2));
+	/* Expired (absolute 1 is in the past). */
+	ASSERT_EQ(0, seq_deadline(self->dev, NPOLL_IOC_SET_DEADLINE, self->h,
+				  NPOLL_MODE_WRITE, 1, NPOLL_DEADLINE_SEQ64,
+				  half + 3));
+	EXPECT_EQ(NPOLL_ERR_TIMEOUT, npt_raw_wait(self->dev, NPOLL_IOC_RESET,
+						  self->h, NPOLL_MODE_WRITE, 0));
+	EXPECT_EQ(NPOLL_OK, npt_raw_wait(self->dev, NPOLL_IOC_RESET, self->h,
+					 NPOLL_MODE_READ, 0));
+	/* Across 2^32 too; an older change is still ignored. */
+	ASSERT_EQ(0, seq_deadline(self->dev, NPOLL_IOC_SET_DEADLINE, self->h,
+				  NPOLL_MODE_WRITE, 0, NPOLL_DEADLINE_SEQ64,
+				  (1ULL << 32) + 1));
+	EXPECT_EQ(NPOLL_OK, npt_raw_wait(self->dev, NPOLL_IOC_RESET, self->h,
+					 NPOLL_MODE_WRITE, 0));
+	ASSERT_EQ(0, seq_deadline(self->dev, NPOLL_IOC_SET_DEADLINE, self->h,
+				  NPOLL_MODE_WRITE, 1, NPOLL_DEADLINE_SEQ64,
+				  half + 4));
+	EXPECT_EQ(NPOLL_OK, npt_raw_wait(self->dev, NPOLL_IOC_RESET, self->h,
+					 NPOLL_MODE_WRITE, 0));
+}
+
+/* The first layout keeps its number and its 32-bit ordered changes. */
+TEST_F(raw, first_deadline_layout_still_orders_changes)
+{
+	NPT_RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, seq_deadline(self->dev, NPOLL_IOC_SET_DEADLINE_V0,
+				  self->h, NPOLL_MODE_WRITE, 1,
+				  NPOLL_DEADLINE_SEQ, 7));
+	EXPECT_EQ(NPOLL_ERR_TIMEOUT, npt_raw_wait(self->dev, NPOLL_IOC_RESET,
+						  self->h, NPOLL_MODE_WRITE, 0));
+	/* Older: ignored, the deadline stays expired. */
+	ASSERT_EQ(0, seq_deadline(self->dev, NPOLL_IOC_SET_DEADLINE_V0,
+				  self->h, NPOLL_MODE_WRITE, 0,
+				  NPOLL_DEADLINE_SEQ, 6));
+	EXPECT_EQ(NPOLL_ERR_TIMEOUT, npt_raw_wait(self->dev, NPOLL_IOC_RESET,
+						  self->h, NPOLL_MODE_WRITE, 0));
+	ASSERT_EQ(0, seq_deadline(self->dev, NPOLL_IOC_SET_DEADLINE_V0,
+				  self->h, NPOLL_MODE_WRITE, 0,
+				  NPOLL_DEADLINE_SEQ, 8));
+	EXPECT_EQ(NPOLL_OK, npt_raw_wait(self->dev, NPOLL_IOC_RESET, self->h,
+					 NPOLL_MODE_WRITE, 0));
+}
+
+TEST_F(raw, deadline_seq64_misuse_is_einval)
+{
+	struct npoll_deadline_args d = {
+		.handle = self->h, .mode = NPOLL_MODE_READ,
+	};
+
+	NPT_RETURN_IF_SKIPPED();
+	/* The first layout has no seq64 field, hence no SEQ64 flag. */
+	d.flags = NPOLL_DEADLINE_SEQ64;
+	EXPECT_EQ(-EINVAL, npt_ioctl(self->dev, NPOLL_IOC_SET_DEADLINE_V0, &d));
+	d.flags = NPOLL_DEADLINE_SEQ | NPOLL_DEADLINE_SEQ64;
+	d.seq64 = 1;
+	EXPECT_EQ(-EINVAL, npt_ioctl(self->dev, NPOLL_IOC_SET_DEADLINE, &d));
+	d.flags = 0;
+	EXPECT_EQ(-EINVAL, npt_ioctl(self->dev, NPOLL_IOC_SET_DEADLINE, &d));
+	d.flags = NPOLL_DEADLINE_SEQ64;
+	d.seq = 1;
+	EXPECT_EQ(-EINVAL, npt_ioctl(self->dev, NPOLL_IOC_SET_DEADLINE, &d));
+	/* A layout the driver does not know. */
+	d.seq = 0;
+	EXPECT_EQ(-ENOTTY, npt_ioctl(self->dev,
+				     _IOC(_IOC_WRITE, NPOLL_IOC_MAGIC, 0x06, 36),
+				     &d));
+	EXPECT_EQ(0, npt_ioctl(self->dev, NPOLL_IOC_SET_DEADLINE, &d));
 }
 
 TEST_HARNESS_MAIN

@@ -11,6 +11,12 @@
  * same layout serves 32-bit and 64-bit callers.  Every reserved field
  * and every undefined flag bit must be zero, else the ioctl fails with
  * -EINVAL.  Unknown commands fail with -ENOTTY.
+ *
+ * Extensible by size: a structure grows only by fields appended at its
+ * end, and its size is part of the command number, so every layout has
+ * its own number.  The driver keeps accepting the older layouts under
+ * their numbers (NPOLL_IOC_*_V0), with the appended fields taken as
+ * zero; a layout it does not know is -ENOTTY.
  */
 #ifndef _UAPI_LINUX_NPOLL_H
 #define _UAPI_LINUX_NPOLL_H
@@ -83,11 +89,22 @@ struct npoll_wait_args {
 /* NPOLL_IOC_SET_DEADLINE flag: @deadline is absolute CLOCK_MONOTONIC ns. */
 #define NPOLL_DEADLINE_ABS (1U << 0)
 /*
- * NPOLL_IOC_SET_DEADLINE flag: apply only if @seq is newer (modulo 2^32)
- * than the last sequence applied to the mode, then remember it.  Lets a
- * caller that defers deadline changes order them (see NPOLL_IOC_IO).
+ * NPOLL_IOC_SET_DEADLINE flags: ordered changes.  Each mode remembers the
+ * sequence number of the last ordered change applied to it; a change
+ * applies to a mode only if its sequence is newer, which lets a caller
+ * that defers deadline changes order them (see NPOLL_IOC_IO).
+ *
+ * NPOLL_DEADLINE_SEQ64: @seq64 is the sequence, newer means greater (64
+ * bits: never wraps in practice).  A caller keeps one sequence per mode.
+ *
+ * NPOLL_DEADLINE_SEQ: the first layout's 32-bit @seq, newer modulo 2^32
+ * (a signed difference) than the low half of the mode's last sequence.
+ * Kept for old callers; a sequence shared by both modes wraps that
+ * window after 2^31 changes of one mode.  Never mix the two on one
+ * descriptor.
  */
 #define NPOLL_DEADLINE_SEQ (1U << 1)
+#define NPOLL_DEADLINE_SEQ64 (1U << 2)
 
 /**
  * struct npoll_deadline_args - NPOLL_IOC_SET_DEADLINE
@@ -96,10 +113,13 @@ struct npoll_wait_args {
  *            absolute (NPOLL_DEADLINE_ABS): CLOCK_MONOTONIC ns,
  *            0 none, <= now expired
  * @mode:     NPOLL_MODE_READ, NPOLL_MODE_WRITE or NPOLL_MODE_RW
- * @flags:    NPOLL_DEADLINE_ABS, NPOLL_DEADLINE_SEQ or 0
- * @seq:      with NPOLL_DEADLINE_SEQ, the change's sequence number;
- *            else must be 0
+ * @flags:    NPOLL_DEADLINE_ABS, one of NPOLL_DEADLINE_SEQ and
+ *            NPOLL_DEADLINE_SEQ64, or 0
+ * @seq:      with NPOLL_DEADLINE_SEQ, the change's 32-bit sequence
+ *            number; else must be 0
  * @reserved: must be 0
+ * @seq64:    with NPOLL_DEADLINE_SEQ64, the change's sequence number;
+ *            else must be 0 (appended in layout 1)
  */
 struct npoll_deadline_args {
 	__u64 handle;
@@ -108,7 +128,11 @@ struct npoll_deadline_args {
 	__u32 flags;
 	__u32 seq;
 	__u32 reserved;
+	__u64 seq64;
 };
+
+#define NPOLL_DEADLINE_ARGS_SIZE_VER0 32 /* without @seq64 */
+#define NPOLL_DEADLINE_ARGS_SIZE_VER1 40
 
 /**
  * struct npoll_event - one outcome of an armed wait (NPOLL_IOC_POLL)
@@ -144,20 +168,26 @@ struct npoll_poll_args {
 
 /* NPOLL_IOC_IO flag: first apply @deadline (absolute) with @seq. */
 #define NPOLL_IO_DEADLINE (1U << 0)
+/* NPOLL_IOC_IO flag, with NPOLL_IO_DEADLINE: the sequence is @seq64. */
+#define NPOLL_IO_SEQ64 (1U << 1)
 
 /**
  * struct npoll_io_args - NPOLL_IOC_IO: Go's FD.Read / FD.Write in one call
  * @handle:   descriptor, registered on a socket
  * @mode:     NPOLL_MODE_READ: receive into @buf; NPOLL_MODE_WRITE: send
  *            from @buf
- * @flags:    NPOLL_IO_DEADLINE or 0
+ * @flags:    NPOLL_IO_DEADLINE, NPOLL_IO_DEADLINE | NPOLL_IO_SEQ64, or 0
  * @buf:      user address of the buffer
  * @len:      its length
  * @deadline: with NPOLL_IO_DEADLINE: the mode's new deadline, absolute
  *            CLOCK_MONOTONIC ns (0 none, <= now expired), applied as
- *            NPOLL_IOC_SET_DEADLINE with NPOLL_DEADLINE_SEQ would; else 0
- * @seq:      with NPOLL_IO_DEADLINE: the change's sequence number; else 0
+ *            NPOLL_IOC_SET_DEADLINE with NPOLL_DEADLINE_SEQ (or, with
+ *            NPOLL_IO_SEQ64, NPOLL_DEADLINE_SEQ64) would; else 0
+ * @seq:      with NPOLL_IO_DEADLINE alone: the change's 32-bit sequence
+ *            number; else 0
  * @reserved: must be 0
+ * @seq64:    with NPOLL_IO_SEQ64: the change's sequence number; else 0
+ *            (appended in layout 1)
  *
  * Returns the mode's error at once if one applies (even when data is
  * ready); else drops pending readiness and transfers once without
@@ -176,7 +206,11 @@ struct npoll_io_args {
 	__s64 deadline;
 	__u32 seq;
 	__u32 reserved;
+	__u64 seq64;
 };
+
+#define NPOLL_IO_ARGS_SIZE_VER0 48 /* without @seq64 */
+#define NPOLL_IO_ARGS_SIZE_VER1 56
 
 /* Most events one NPOLL_IOC_POLL returns. */
 #define NPOLL_POLL_MAX (1U << 20)
@@ -225,5 +259,10 @@ struct npoll_identify {
 /* Wake a blocked NPOLL_IOC_POLL, or make the next blocking one return at once. */
 #define NPOLL_IOC_BREAK _IO(NPOLL_IOC_MAGIC, 0x0b)
 #define NPOLL_IOC_IO _IOW(NPOLL_IOC_MAGIC, 0x0c, struct npoll_io_args)
+/* The first layouts, still accepted (their appended fields read as 0). */
+#define NPOLL_IOC_SET_DEADLINE_V0 \
+	_IOC(_IOC_WRITE, NPOLL_IOC_MAGIC, 0x06, NPOLL_DEADLINE_ARGS_SIZE_VER0)
+#define NPOLL_IOC_IO_V0 \
+	_IOC(_IOC_WRITE, NPOLL_IOC_MAGIC, 0x0c, NPOLL_IO_ARGS_SIZE_VER0)
 
 #endif /* _UAPI_LINUX_NPOLL_H */

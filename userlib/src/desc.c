@@ -4,26 +4,38 @@
  * and the reference count that lets np_close run while other threads
  * are blocked in calls on the same descriptor.
  *
- * Lifetime, as Go's fdMutex: np_open sets the count to one (the open's
- * reference).  Every call takes a reference at entry and drops it at
- * exit; np_close sets @closing, closes the kernel descriptor (which
- * wakes every thread parked on it with NP_ERR_CLOSING) and drops the
- * open's reference.  The memory goes with the last reference, so a
- * thread already inside a call never touches freed memory.  A call
- * that starts after np_close has returned uses a dangling pointer: the
- * caller must not do that.
+ * Lifetime, as Go's fdMutex and FD.Close: np_open sets the count to one
+ * (the open's reference).  Every call takes a reference at entry and
+ * drops it at exit.  np_close sets @closing, closes the kernel
+ * descriptor (which wakes every thread parked on it with
+ * NP_ERR_CLOSING), drops the open's reference and then waits until the
+ * count is zero, i.e. until every call that was running has returned;
+ * only then does it free the memory and return.  So no call touches
+ * @fd (or @pd) once np_close has returned, and the caller may close the
+ * fd and have its number reused.  A call that starts after np_close has
+ * returned uses a dangling pointer: the caller must not do that.
  *
  * A call increments the count before it tests @closing, and np_close
  * sets @closing before it drops its reference (both sequentially
- * consistent), so a call that sees @closing clear has a reference that
- * keeps the memory alive; if np_close then wins the race to the
- * kernel, the call's ioctl fails with -EBADF on the dead handle, which
- * is reported as closing.
+ * consistent), so a call that sees @closing clear holds a reference
+ * np_close waits for; if np_close then wins the race to the kernel, the
+ * call's ioctl fails with -EBADF on the dead handle, which is reported
+ * as closing.  Every blocking point of a call ends once the kernel
+ * descriptor is closed (the kernel wakes parked threads, a later ioctl
+ * gets -EBADF, a thread queued on an I/O mutex sees @closing once it
+ * has the mutex), so the wait in np_close is bounded by the calls
+ * themselves.  np_close waits for the calls of other threads: called
+ * from a signal handler that interrupted a call on the same descriptor
+ * it would wait for itself, and is not allowed there.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 
@@ -38,13 +50,35 @@ bool np__desc_get(struct np_desc *pd)
 	return true;
 }
 
-/* Drop a reference; the last one frees @pd and its poller reference. */
+/*
+ * Drop a reference.  The count reaches zero only after np_close dropped
+ * the open's reference: the last call out wakes the closer.  Nothing
+ * of @pd is read after the decrement (the closer may free it at once);
+ * a private futex wake names the address and never reads the memory.
+ */
 void np__desc_put(struct np_desc *pd)
+{
+	atomic_uint *refs = &pd->refs;
+
+	if (atomic_fetch_sub(refs, 1) == 1)
+		np__futex_wake(refs);
+}
+
+/* Drop the open's reference and wait until no call holds @pd. */
+static void desc_drain(struct np_desc *pd)
+{
+	unsigned int v;
+
+	if (atomic_fetch_sub(&pd->refs, 1) == 1)
+		return;
+	while ((v = atomic_load(&pd->refs)) != 0)
+		np__futex_wait(&pd->refs, v);
+}
+
+static void desc_free(struct np_desc *pd)
 {
 	struct np_poller *p = pd->poller;
 
-	if (atomic_fetch_sub(&pd->refs, 1) != 1)
-		return;
 	pthread_mutex_destroy(&pd->dlock);
 	pthread_mutex_destroy(&pd->wlock);
 	pthread_mutex_destroy(&pd->rlock);
@@ -103,12 +137,20 @@ int np__wait(struct np_desc *pd, int mode, uint32_t flags)
 	return desc_ioctl(pd, NPOLL_IOC_WAIT, &a, NP_ERR_CLOSING);
 }
 
+/*
+ * The open holds a reference on @p from the start, so that a concurrent
+ * np_poller_close cannot close the device fd under the OPEN ioctl; it
+ * becomes the descriptor's reference.  A poller that is closing takes
+ * no new descriptor: the check at the start fails fast, the one under
+ * the list lock (np__poller_link) is the one that decides.
+ */
 int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 {
 	struct npoll_open_args a = {
 		.fd = fd,
 		.user = user,
 	};
+	struct npoll_handle_args c;
 	struct np_desc *pd;
 	int ret;
 
@@ -116,9 +158,12 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (!np__poller_get(p))
+		return -EBADF;
 	pd = calloc(1, sizeof(*pd));
+	ret = -ENOMEM;
 	if (!pd)
-		return -ENOMEM;
+		goto out_put_poller;
 	ret = -pthread_mutex_init(&pd->rlock, NULL);
 	if (ret)
 		goto out_free;
@@ -142,11 +187,15 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	pd->user = user;
 	atomic_init(&pd->refs, 1);
 	atomic_init(&pd->closing, false);
-	np__poller_get(p);
-	np__poller_link(p, pd);
+	ret = np__poller_link(p, pd);
+	if (ret)
+		goto out_close_handle;
 	*out = pd;
 	return 0;
 
+out_close_handle:
+	c = (struct npoll_handle_args){ .handle = a.handle };
+	np__ioctl(p->fd, NPOLL_IOC_CLOSE, &c);
 out_destroy_dlock:
 	pthread_mutex_destroy(&pd->dlock);
 out_destroy_wlock:
@@ -155,13 +204,16 @@ out_destroy_rlock:
 	pthread_mutex_destroy(&pd->rlock);
 out_free:
 	free(pd);
+out_put_poller:
+	np__poller_put(p);
 	return ret;
 }
 
 /*
  * The rest of a close, run once by whoever set @closing (np_close or
  * np_poller_close): close the kernel descriptor, waking its waiters,
- * forget @pd in its poller and drop the open's reference.
+ * wait for the calls still running to return, forget @pd in its poller
+ * and free it.
  */
 int np__desc_shutdown(struct np_desc *pd)
 {
@@ -169,14 +221,16 @@ int np__desc_shutdown(struct np_desc *pd)
 	int ret;
 
 	ret = np__ioctl(pd->poller->fd, NPOLL_IOC_CLOSE, &a);
+	desc_drain(pd);
 	np__poller_unlink(pd->poller, pd);
-	np__desc_put(pd);
+	desc_free(pd);
 	return ret < 0 ? ret : 0;
 }
 
 /*
  * @pd must not be used after np_close returns.  A second np_close that
- * overlaps the first (so @pd is still allocated) fails with -EBADF.
+ * overlaps the first (so @pd is still allocated) fails with -EBADF at
+ * once, without waiting for the first.
  */
 int np_close(np_desc *pd)
 {
@@ -295,7 +349,10 @@ int np_arm(np_desc *pd, int mode)
  * change under @dlock; a change is stored under @dlock and then sent if
  * @busy is set.  A call that took an older change may reach the kernel
  * after a newer one sent at once: every change carries a sequence number
- * and the kernel ignores one older than the last it applied.
+ * and the kernel ignores one older than the last it applied.  Each mode
+ * counts its own changes, 64 bits wide (NPOLL_DEADLINE_SEQ64), so the
+ * changes of one mode never age those of the other and the order never
+ * wraps in practice.
  */
 void np__dl_enter(struct np_desc *pd, int mode, bool arm)
 {
@@ -329,14 +386,14 @@ void np__dl_take(struct np_desc *pd, int mode, struct np_dl_take *t)
 	pthread_mutex_unlock(&pd->dlock);
 }
 
-static int dl_ioctl(struct np_desc *pd, int modes, int64_t when, uint32_t seq)
+static int dl_ioctl(struct np_desc *pd, int mode, int64_t when, uint64_t seq)
 {
 	struct npoll_deadline_args a = {
 		.handle = pd->handle,
 		.deadline = when,
-		.mode = (__u32)modes,
-		.flags = NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ,
-		.seq = seq,
+		.mode = (__u32)mode,
+		.flags = NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ64,
+		.seq64 = seq,
 	};
 
 	return desc_ioctl(pd, NPOLL_IOC_SET_DEADLINE, &a, 0);
@@ -364,8 +421,8 @@ static int64_t mono_now(void)
 /* Deadlines of a closing descriptor are moot: a no-op returning 0. */
 static int desc_deadline(np_desc *pd, int64_t when, int mode)
 {
-	int now_modes = 0, ret = 0;
-	uint32_t seq;
+	uint64_t seq[2] = { 0, 0 };
+	int ret = 0, r;
 
 	if (!pd)
 		return -EINVAL;
@@ -374,23 +431,26 @@ static int desc_deadline(np_desc *pd, int64_t when, int mode)
 	if (!np__desc_get(pd))
 		return 0;
 	pthread_mutex_lock(&pd->dlock);
-	seq = ++pd->dseq;
-	if (!seq)
-		seq = ++pd->dseq;
 	for (int m = NP_READ; m <= NP_WRITE; m++) {
 		struct np_dl *dl = &pd->dl[m - 1];
 
 		if (!(mode & m))
 			continue;
 		dl->when = when;
-		dl->seq = seq;
+		dl->seq++;
 		dl->dirty = !(dl->eager || atomic_load(&dl->busy));
 		if (!dl->dirty)
-			now_modes |= m;
+			seq[m - 1] = dl->seq;
 	}
 	pthread_mutex_unlock(&pd->dlock);
-	if (now_modes)
-		ret = dl_ioctl(pd, now_modes, when, seq);
+	/* Each mode's change in its own order: one ioctl per mode. */
+	for (int m = NP_READ; m <= NP_WRITE; m++) {
+		if (!seq[m - 1])
+			continue;
+		r = dl_ioctl(pd, m, when, seq[m - 1]);
+		if (r < 0 && !ret)
+			ret = r;
+	}
 	np__desc_put(pd);
 	return ret < 0 ? ret : 0;
 }

@@ -33,17 +33,24 @@ static_assert(NP_PENDING == NPOLL_PENDING, "NP_PENDING");
 
 /*
  * struct np_poller - one open() of /dev/netpoll
- * @fd:    the device file descriptor, closed with the last reference
- * @refs:  one for the user (dropped by np_poller_close) plus one per
- *         np_desc not yet freed, so that a thread still inside a call
- *         on a descriptor never issues an ioctl on a closed (and maybe
- *         reused) fd number
- * @lock:  protects @descs and the list links of every descriptor
- * @descs: descriptors opened and not yet closed, for np_poller_close
+ * @fd:      the device file descriptor, closed with the last reference
+ * @refs:    one for the user (dropped by np_poller_close) plus one per
+ *           np_desc not yet freed and one per np_open in progress, so
+ *           that a thread still inside a call on a descriptor never
+ *           issues an ioctl on a closed (and maybe reused) fd number
+ * @polls:   np_poll calls in progress; np_poller_close breaks them until
+ *           none is left
+ * @closing: set once by np_poller_close, under @lock; np_open and
+ *           np_poll fail with -EBADF from then on
+ * @lock:    protects @descs, the list links of every descriptor and the
+ *           setting of @closing
+ * @descs:   descriptors opened and not yet closed, for np_poller_close
  */
 struct np_poller {
 	int fd;
 	atomic_uint refs;
+	atomic_uint polls;
+	atomic_bool closing;
 	pthread_mutex_t lock;
 	struct np_desc *descs;
 };
@@ -62,8 +69,7 @@ struct np_poller {
  * @wlock:   serialises the write-side I/O helpers
  * @sock:    the I/O helpers try NPOLL_IOC_IO; cleared the first time it
  *           says the file is not a socket
- * @dlock:   protects @dseq and @dl
- * @dseq:    sequence number of the last deadline change
+ * @dlock:   protects @dl
  * @dl:      per mode (read, write): the deadline change not yet given to
  *           the kernel, and whether changes must go to the kernel at once
  *           (see np_set_deadline in desc.c)
@@ -84,10 +90,9 @@ struct np_desc {
 	pthread_mutex_t wlock;
 	atomic_bool sock;
 	pthread_mutex_t dlock;
-	uint32_t dseq;
 	struct np_dl {
 		int64_t when;		/* absolute CLOCK_MONOTONIC ns, 0 none */
-		uint32_t seq;
+		uint64_t seq;		/* the mode's last change, from 1 */
 		bool dirty;		/* @when is not in the kernel yet */
 		bool eager;		/* the mode was armed: never defer */
 		atomic_int busy;	/* calls of the mode in progress */
@@ -101,16 +106,18 @@ struct np_desc {
 
 /* poller.c */
 int np__ioctl(int fd, unsigned long cmd, void *arg);
-void np__poller_get(struct np_poller *p);
+void np__futex_wait(atomic_uint *word, unsigned int val);
+void np__futex_wake(atomic_uint *word);
+bool np__poller_get(struct np_poller *p);
 void np__poller_put(struct np_poller *p);
-void np__poller_link(struct np_poller *p, struct np_desc *pd);
+int np__poller_link(struct np_poller *p, struct np_desc *pd);
 void np__poller_unlink(struct np_poller *p, struct np_desc *pd);
 
 /* A deferred deadline change taken by a call, to pass to the kernel. */
 struct np_dl_take {
 	bool set;
 	int64_t when;
-	uint32_t seq;
+	uint64_t seq;
 };
 
 /* desc.c */

@@ -9,7 +9,10 @@
  * (-EBUSY).  Before the first attempt np_reset applies: closing or an
  * expired deadline fails the call even when the file is ready.  Then
  * the helper tries the non-blocking syscall and, on EAGAIN, waits for
- * the direction's readiness and tries again.
+ * the direction's readiness and tries again: one loop, io_loop(), for
+ * every helper, each of which only says what one attempt is.  A signal
+ * that interrupts the wait ends every helper alike with -EINTR (unless
+ * its handler has SA_RESTART, which restarts the wait).
  *
  * On a socket, np_read and np_write do all of that in one system call
  * (NPOLL_IOC_IO), which also carries a deferred deadline change.  Other
@@ -91,8 +94,41 @@ static int io_prepare(struct np_desc *pd, int mode)
 }
 
 /*
+ * One non-blocking attempt of a helper on @fd: the result (>= 0) or
+ * -errno.  -EAGAIN makes io_loop() wait for readiness and try again.
+ */
+typedef ssize_t (*io_attempt_fn)(int fd, void *arg);
+
+/*
+ * The loop of Go's FD.Read and friends, once for every helper: apply
+ * np_reset, then attempt; on -EAGAIN wait for readiness of @mode and
+ * attempt again.  -EINTR of the attempt itself (a non-blocking syscall
+ * did not wait) is tried again at once; a signal that ends the wait
+ * ends the helper with -EINTR, as it ends np_wait (a handler with
+ * SA_RESTART restarts the wait in the kernel instead).
+ */
+static ssize_t io_loop(struct np_desc *pd, int mode, io_attempt_fn attempt,
+		       void *arg)
+{
+	ssize_t ret;
+
+	ret = io_prepare(pd, mode);
+	while (ret == 0) {
+		ret = attempt(pd->fd, arg);
+		if (ret == -EINTR)
+			ret = 0;
+		else if (ret == -EAGAIN)
+			ret = io_errno(np__wait(pd, mode, 0));
+		else
+			break;
+	}
+	return ret;
+}
+
+/*
  * One NPOLL_IOC_IO on a socket: bytes transferred or -errno, with the
- * deferred deadline change taken along on the first call.
+ * deferred deadline change taken along on the first call.  The kernel
+ * runs the loop of io_loop() itself, -EINTR included.
  */
 static ssize_t io_fused(struct np_desc *pd, int mode, const void *buf,
 			size_t len, struct np_dl_take *t)
@@ -106,35 +142,44 @@ static ssize_t io_fused(struct np_desc *pd, int mode, const void *buf,
 	ssize_t ret;
 
 	if (t->set) {
-		a.flags = NPOLL_IO_DEADLINE;
+		a.flags = NPOLL_IO_DEADLINE | NPOLL_IO_SEQ64;
 		a.deadline = t->when;
-		a.seq = t->seq;
+		a.seq64 = t->seq;
 	}
-	do {
-		ret = np__ioctl(pd->poller->fd, NPOLL_IOC_IO, &a);
-	} while (ret == -EINTR);
+	ret = np__ioctl(pd->poller->fd, NPOLL_IOC_IO, &a);
 	t->set = false;
 	if (ret == -EBADF && atomic_load(&pd->closing))
 		return -ECANCELED;
 	return ret;
 }
 
-/*
- * After a syscall failed with @err: 0 to try again (at once on EINTR,
- * after readiness of @mode on EAGAIN), else the helper's -errno.
- */
-static int io_again(struct np_desc *pd, int mode, int err)
+/* A buffer and how much of it is done, for the attempts below. */
+struct io_buf {
+	void *buf;
+	size_t len;
+	size_t done;
+	int flags;
+	void *addr;
+	socklen_t alen;
+	socklen_t *alenp;
+};
+
+static ssize_t neg_errno(ssize_t n)
 {
-	if (err == EINTR)
-		return 0;
-	if (err != EAGAIN)
-		return -err;
-	return io_errno(np__wait(pd, mode, 0));
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t read_attempt(int fd, void *arg)
+{
+	struct io_buf *b = arg;
+
+	return neg_errno(read(fd, b->buf, b->len));
 }
 
 ssize_t np_read(np_desc *pd, void *buf, size_t len)
 {
-	ssize_t ret, n;
+	struct io_buf b = { .buf = buf, .len = len };
+	ssize_t ret;
 
 	ret = io_lock(pd, NP_READ);
 	if (ret < 0)
@@ -151,29 +196,38 @@ ssize_t np_read(np_desc *pd, void *buf, size_t len)
 		/* Not a socket (the deadline change went in nonetheless). */
 		atomic_store(&pd->sock, false);
 	}
-	ret = io_prepare(pd, NP_READ);
-	while (ret == 0) {
-		n = read(pd->fd, buf, len);
-		if (n >= 0) {
-			ret = n;
-			break;
-		}
-		ret = io_again(pd, NP_READ, errno);
-	}
+	ret = io_loop(pd, NP_READ, read_attempt, &b);
 out:
 	io_unlock(pd, NP_READ);
 	return ret;
 }
 
 /*
+ * Write what is left of the buffer; 0 once all of it is written.  A
+ * write() that makes no progress is -EIO rather than a spin.
+ */
+static ssize_t write_attempt(int fd, void *arg)
+{
+	struct io_buf *b = arg;
+	ssize_t n;
+
+	while (b->done < b->len) {
+		n = write(fd, (const char *)b->buf + b->done, b->len - b->done);
+		if (n <= 0)
+			return n ? -errno : -EIO;
+		b->done += (size_t)n;
+	}
+	return 0;
+}
+
+/*
  * The whole buffer: @len, or the count written before an error if that
- * is not zero, else the error.  A write() that makes no progress ends
- * the loop with -EIO rather than spinning.
+ * is not zero, else the error.
  */
 ssize_t np_write(np_desc *pd, const void *buf, size_t len)
 {
-	size_t done = 0;
-	ssize_t ret, n;
+	struct io_buf b = { .buf = (void *)buf, .len = len };
+	ssize_t ret = 0, n;
 
 	if (len > SSIZE_MAX)
 		return -EINVAL;
@@ -184,74 +238,71 @@ ssize_t np_write(np_desc *pd, const void *buf, size_t len)
 		struct np_dl_take t;
 
 		np__dl_take(pd, NP_WRITE, &t);
-		ret = 0;
-		while (ret == 0 && done < len) {
-			n = io_fused(pd, NP_WRITE, (const char *)buf + done,
-				     len - done, &t);
+		while (ret == 0 && b.done < len) {
+			n = io_fused(pd, NP_WRITE, (const char *)buf + b.done,
+				     len - b.done, &t);
 			if (n > 0)
-				done += (size_t)n;
+				b.done += (size_t)n;
 			else
 				ret = n ? n : -EIO;
 		}
-		if (ret != -EOPNOTSUPP || done)
+		if (ret != -EOPNOTSUPP || b.done)
 			goto out;
 		/* Not a socket (the deadline change went in nonetheless). */
 		atomic_store(&pd->sock, false);
-		ret = 0;
 	}
-	ret = io_prepare(pd, NP_WRITE);
-	while (ret == 0 && done < len) {
-		n = write(pd->fd, (const char *)buf + done, len - done);
-		if (n > 0)
-			done += (size_t)n;
-		else if (n == 0)
-			ret = -EIO;
-		else
-			ret = io_again(pd, NP_WRITE, errno);
-	}
+	ret = io_loop(pd, NP_WRITE, write_attempt, &b);
 out:
 	io_unlock(pd, NP_WRITE);
-	return done ? (ssize_t)done : ret;
+	return b.done ? (ssize_t)b.done : ret;
+}
+
+static ssize_t recvfrom_attempt(int fd, void *arg)
+{
+	struct io_buf *b = arg;
+
+	return neg_errno(recvfrom(fd, b->buf, b->len, b->flags, b->addr,
+				  b->alenp));
 }
 
 ssize_t np_recvfrom(np_desc *pd, void *buf, size_t len, int flags,
 		    struct sockaddr *src, socklen_t *srclen)
 {
-	ssize_t ret, n;
+	struct io_buf b = {
+		.buf = buf, .len = len, .flags = flags,
+		.addr = src, .alenp = srclen,
+	};
+	ssize_t ret;
 
 	ret = io_lock(pd, NP_READ);
 	if (ret < 0)
 		return ret;
-	ret = io_prepare(pd, NP_READ);
-	while (ret == 0) {
-		n = recvfrom(pd->fd, buf, len, flags, src, srclen);
-		if (n >= 0) {
-			ret = n;
-			break;
-		}
-		ret = io_again(pd, NP_READ, errno);
-	}
+	ret = io_loop(pd, NP_READ, recvfrom_attempt, &b);
 	io_unlock(pd, NP_READ);
 	return ret;
+}
+
+static ssize_t sendto_attempt(int fd, void *arg)
+{
+	struct io_buf *b = arg;
+
+	return neg_errno(sendto(fd, b->buf, b->len, b->flags, b->addr,
+				b->alen));
 }
 
 ssize_t np_sendto(np_desc *pd, const void *buf, size_t len, int flags,
 		  const struct sockaddr *dst, socklen_t dstlen)
 {
-	ssize_t ret, n;
+	struct io_buf b = {
+		.buf = (void *)buf, .len = len, .flags = flags,
+		.addr = (void *)dst, .alen = dstlen,
+	};
+	ssize_t ret;
 
 	ret = io_lock(pd, NP_WRITE);
 	if (ret < 0)
 		return ret;
-	ret = io_prepare(pd, NP_WRITE);
-	while (ret == 0) {
-		n = sendto(pd->fd, buf, len, flags, dst, dstlen);
-		if (n >= 0) {
-			ret = n;
-			break;
-		}
-		ret = io_again(pd, NP_WRITE, errno);
-	}
+	ret = io_loop(pd, NP_WRITE, sendto_attempt, &b);
 	io_unlock(pd, NP_WRITE);
 	return ret;
 }
@@ -260,87 +311,85 @@ ssize_t np_sendto(np_desc *pd, const void *buf, size_t len, int flags,
  * ECONNABORTED: a connection on the queue went away before it was
  * accepted.  Try the next one at once; EAGAIN then says if there is any.
  */
+static ssize_t accept_attempt(int fd, void *arg)
+{
+	struct io_buf *b = arg;
+	int nfd;
+
+	do
+		nfd = accept4(fd, b->addr, b->alenp, b->flags);
+	while (nfd < 0 && errno == ECONNABORTED);
+	return neg_errno(nfd);
+}
+
 int np_accept(np_desc *pd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	int ret, nfd;
+	struct io_buf b = { .flags = flags, .addr = addr, .alenp = len };
+	int ret;
 
 	ret = io_lock(pd, NP_READ);
 	if (ret < 0)
 		return ret;
-	ret = io_prepare(pd, NP_READ);
-	while (ret == 0) {
-		nfd = accept4(pd->fd, addr, len, flags);
-		if (nfd >= 0) {
-			ret = nfd;
-			break;
-		}
-		if (errno != ECONNABORTED)
-			ret = io_again(pd, NP_READ, errno);
-	}
+	ret = (int)io_loop(pd, NP_READ, accept_attempt, &b);
 	io_unlock(pd, NP_READ);
 	return ret;
 }
 
+/* A connect and, once it is under way, the reading of its outcome. */
+struct io_connect {
+	const struct sockaddr *addr;
+	socklen_t len;
+	bool started;
+};
+
 /*
- * State of a connect in progress on @fd once it polled writable: 0
- * connected, 1 not yet (wait again), else the connection's -errno.
- * Writability without a pending error is taken as success only when
- * the socket has a peer, as Go does against spurious wake-ups.
+ * As Go's netFD.connect: the first attempt connects; EINPROGRESS,
+ * EALREADY (a connect started earlier is still going on) and EINTR (the
+ * kernel goes on connecting) mean wait for writability, EISCONN (one
+ * started earlier completed) is success.  Every later attempt reads the
+ * outcome from SO_ERROR; writability without a pending error counts as
+ * connected only when the socket has a peer, against spurious wake-ups.
  */
-static int connect_state(int fd)
+static ssize_t connect_attempt(int fd, void *arg)
 {
+	struct io_connect *c = arg;
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
-	socklen_t elen;
+	socklen_t elen = sizeof(int);
 	int err = 0;
 
-	elen = sizeof(err);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+	if (!c->started) {
+		c->started = true;
+		if (connect(fd, c->addr, c->len) == 0)
+			return 0;
+		err = errno;
+	} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) {
 		return -errno;
+	} else if (err == 0) {
+		return getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ?
+			       -EAGAIN : 0;
+	}
 	switch (err) {
-	case 0:
-		if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
-			return 1;
-		return 0;
 	case EISCONN:
 		return 0;
 	case EINPROGRESS:
 	case EALREADY:
 	case EINTR:
-		return 1;
+		return -EAGAIN;
 	default:
 		return -err;
 	}
 }
 
-/*
- * A non-blocking connect: EINPROGRESS (or EINTR, after which the
- * kernel goes on connecting) means wait for writability, then read the
- * outcome from SO_ERROR.
- */
 int np_connect(np_desc *pd, const struct sockaddr *addr, socklen_t len)
 {
+	struct io_connect c = { .addr = addr, .len = len };
 	int ret;
 
 	ret = io_lock(pd, NP_WRITE);
 	if (ret < 0)
 		return ret;
-	ret = io_prepare(pd, NP_WRITE);
-	if (ret)
-		goto out;
-	if (connect(pd->fd, addr, len) == 0)
-		goto out;
-	if (errno != EINPROGRESS && errno != EINTR) {
-		ret = -errno;
-		goto out;
-	}
-	do {
-		ret = io_errno(np__wait(pd, NP_WRITE, 0));
-		if (ret)
-			break;
-		ret = connect_state(pd->fd);
-	} while (ret > 0);
-out:
+	ret = (int)io_loop(pd, NP_WRITE, connect_attempt, &c);
 	io_unlock(pd, NP_WRITE);
 	return ret;
 }

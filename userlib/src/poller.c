@@ -4,13 +4,24 @@
  * the list of its open descriptors so that np_poller_close can close
  * them, and a reference count so that the device fd outlives every
  * descriptor still in use.
+ *
+ * np_poller_close first marks the poller closing (np_open and np_poll
+ * fail with -EBADF from then on), then breaks the np_poll calls in
+ * progress until none is left (each returns -EBADF), then closes every
+ * descriptor as np_close does, waiting for the calls on it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <linux/futex.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 
 #include "internal.h"
 
@@ -24,9 +35,30 @@ int np__ioctl(int fd, unsigned long cmd, void *arg)
 	return ret < 0 ? -errno : ret;
 }
 
-void np__poller_get(struct np_poller *p)
+/* Sleep while *@word is @val (or until a wake-up, maybe spurious). */
+void np__futex_wait(atomic_uint *word, unsigned int val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+/*
+ * Wake every thread sleeping on @word.  A private futex wake hashes the
+ * address and never reads it, so @word may already be freed.
+ */
+void np__futex_wake(atomic_uint *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* A reference for a call that may create a descriptor; false if closing. */
+bool np__poller_get(struct np_poller *p)
 {
 	atomic_fetch_add(&p->refs, 1);
+	if (atomic_load(&p->closing)) {
+		np__poller_put(p);
+		return false;
+	}
+	return true;
 }
 
 /* Drop a reference; the last one closes the device and frees @p. */
@@ -39,15 +71,21 @@ void np__poller_put(struct np_poller *p)
 	free(p);
 }
 
-void np__poller_link(struct np_poller *p, struct np_desc *pd)
+/* -EBADF if @p is closing: np_poller_close would never see @pd. */
+int np__poller_link(struct np_poller *p, struct np_desc *pd)
 {
 	pthread_mutex_lock(&p->lock);
+	if (atomic_load(&p->closing)) {
+		pthread_mutex_unlock(&p->lock);
+		return -EBADF;
+	}
 	pd->prev = NULL;
 	pd->next = p->descs;
 	if (p->descs)
 		p->descs->prev = pd;
 	p->descs = pd;
 	pthread_mutex_unlock(&p->lock);
+	return 0;
 }
 
 void np__poller_unlink(struct np_poller *p, struct np_desc *pd)
@@ -85,6 +123,8 @@ int np_poller_open(np_poller **out)
 		goto out_destroy_lock;
 	}
 	atomic_init(&p->refs, 1);
+	atomic_init(&p->polls, 0);
+	atomic_init(&p->closing, false);
 	*out = p;
 	return 0;
 
@@ -113,12 +153,31 @@ static struct np_desc *poller_claim(struct np_poller *p)
 	return pd;
 }
 
+/*
+ * Break the np_poll calls in progress until none is left.  A break
+ * wakes a blocked poll or, with none blocked yet, makes the next one
+ * return at once; each poll that returns sees @closing and wakes us.
+ */
+static void poller_stop_polls(struct np_poller *p)
+{
+	unsigned int v;
+
+	while ((v = atomic_load(&p->polls)) != 0) {
+		np__ioctl(p->fd, NPOLL_IOC_BREAK, NULL);
+		np__futex_wait(&p->polls, v);
+	}
+}
+
 void np_poller_close(np_poller *p)
 {
 	struct np_desc *pd;
 
 	if (!p)
 		return;
+	pthread_mutex_lock(&p->lock);
+	atomic_store(&p->closing, true);
+	pthread_mutex_unlock(&p->lock);
+	poller_stop_polls(p);
 	while ((pd = poller_claim(p)))
 		np__desc_shutdown(pd);
 	np__poller_put(p);
@@ -153,7 +212,12 @@ static_assert(offsetof(struct np_event, result) ==
 
 /*
  * The call's poller reference keeps the device fd open (and its number
- * ours) while the thread sleeps in the kernel.
+ * ours) while the thread sleeps in the kernel.  It counts itself in
+ * @polls before it tests @closing, and np_poller_close sets @closing
+ * before it reads @polls (both sequentially consistent): either the
+ * poll sees @closing and does not block, or np_poller_close sees the
+ * poll and breaks it.  A poll woken empty-handed on a closing poller
+ * returns -EBADF.
  */
 int np_poll(np_poller *p, struct np_event *ev, int max, int64_t timeout_ns)
 {
@@ -167,8 +231,17 @@ int np_poll(np_poller *p, struct np_event *ev, int max, int64_t timeout_ns)
 		.max = (__u32)max,
 		.timeout_ns = timeout_ns,
 	};
-	np__poller_get(p);
-	ret = np__ioctl(p->fd, NPOLL_IOC_POLL, &a);
+	if (!np__poller_get(p))
+		return -EBADF;
+	atomic_fetch_add(&p->polls, 1);
+	ret = -EBADF;
+	if (!atomic_load(&p->closing))
+		ret = np__ioctl(p->fd, NPOLL_IOC_POLL, &a);
+	if (ret == 0 && atomic_load(&p->closing))
+		ret = -EBADF;
+	atomic_fetch_sub(&p->polls, 1);
+	if (atomic_load(&p->closing))
+		np__futex_wake(&p->polls);
 	np__poller_put(p);
 	return ret;
 }
@@ -180,13 +253,40 @@ int np_break(np_poller *p)
 	return np__ioctl(p->fd, NPOLL_IOC_BREAK, NULL);
 }
 
+/*
+ * The device number of /dev/netpoll: the misc device's entry in sysfs,
+ * else the device node.  0 if the module is not loaded.
+ */
+static dev_t poller_devt(void)
+{
+	unsigned int major, minor;
+	struct stat st;
+	FILE *f;
+	int n = 0;
+
+	f = fopen("/sys/class/misc/netpoll/dev", "re");
+	if (f) {
+		n = fscanf(f, "%u:%u", &major, &minor);
+		fclose(f);
+	}
+	if (n == 2)
+		return makedev(major, minor);
+	if (stat(NPOLL_DEVICE, &st) == 0 && S_ISCHR(st.st_mode))
+		return st.st_rdev;
+	return 0;
+}
+
+/*
+ * Identify by device number, never by an ioctl: @fd may be anybody's
+ * file, and an unknown ioctl sent to a foreign device may do anything.
+ */
 int np_is_poll_descriptor(int fd)
 {
-	struct npoll_identify id = { 0 };
+	struct stat st;
+	dev_t dev;
 
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode))
 		return 0;
-	if (np__ioctl(fd, NPOLL_IOC_IDENTIFY, &id) < 0)
-		return 0;
-	return id.magic == NPOLL_IDENTITY;
+	dev = poller_devt();
+	return dev && st.st_rdev == dev;
 }
