@@ -8,6 +8,7 @@
 #ifndef _NPOLL_DEADLINE_H
 #define _NPOLL_DEADLINE_H
 
+#include <linux/kernel.h>
 #include <linux/ktime.h>
 #include <linux/types.h>
 
@@ -81,7 +82,7 @@ static inline bool npoll_deadline_seq_newer(u64 last, u64 seq, bool wide)
 {
 	if (wide)
 		return seq > last;
-	return (s32)((u32)seq - (u32)last) > 0;
+	return (s32)(lower_32_bits(seq) - lower_32_bits(last)) > 0;
 }
 
 #endif /* _NPOLL_DEADLINE_H */
