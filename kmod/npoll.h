@@ -63,8 +63,8 @@ struct npoll_evlink {
  *          bits change only under @lock, the event-error bit at any time
  * @ref:    references: the poller's table holds one, every ioctl in
  *          flight on the descriptor holds one
- * @handle: generation << 32 | (table index + 1); generation 0 (no
- *          lookup matches) until the registration can no longer fail,
+ * @handle: generation << 32 | (table index + 1); set before the
+ *          registration, resolvable once the table holds the descriptor,
  *          then constant while @ref > 0
  * @poller: owner; constant while @ref > 0
  * @file:   the registered file, pinned until the descriptor is freed

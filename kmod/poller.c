@@ -167,12 +167,15 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 		goto out_unlock;
 	}
 	/*
-	 * The slot without a generation: npoll_desc_slot() works, but no
-	 * lookup matches a handle of generation 0, so a lookup that holds a
-	 * stale pointer to this (reused) object cannot take it for the
-	 * descriptor it asked for while the registration may still fail.
+	 * The handle is complete from the start, so that a wake-up during
+	 * the registration below is traced with the handle the descriptor
+	 * will have; it resolves only once published, as npoll_desc_get()
+	 * also requires the table to hold this very object at the slot.
 	 */
-	WRITE_ONCE(d->handle, index + 1);
+	gen = ++p->next_gen;
+	if (!gen)
+		gen = ++p->next_gen;
+	WRITE_ONCE(d->handle, (u64)gen << 32 | (index + 1));
 
 	ret = npoll_hook_register(d);
 	if (ret)
@@ -182,15 +185,6 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	spin_lock(&file->f_lock);
 	file->f_flags |= O_NONBLOCK;
 	spin_unlock(&file->f_lock);
-	/*
-	 * Nothing fails from here on: only now does the handle get its
-	 * generation and become resolvable.  A lookup through a stale
-	 * pointer that sees it holds a descriptor that is being published.
-	 */
-	gen = ++p->next_gen;
-	if (!gen)
-		gen = ++p->next_gen;
-	WRITE_ONCE(d->handle, (u64)gen << 32 | (index + 1));
 	*handle = d->handle;
 	trace_npoll_open(d, fd);
 	/*
@@ -280,9 +274,20 @@ struct npoll_desc *npoll_desc_get(struct npoll_poller *p, u64 handle)
 	 * Pairs with smp_wmb() in npoll_desc_alloc().
 	 */
 	smp_rmb();
-	if (READ_ONCE(d->handle) != handle || READ_ONCE(d->poller) != p) {
-		npoll_desc_put(d);
-		return NULL;
-	}
+	if (READ_ONCE(d->handle) != handle || READ_ONCE(d->poller) != p)
+		goto out_put;
+	/*
+	 * A stale pointer to an object reused by a registration still in
+	 * progress matches the handle too, if the caller predicted it: only
+	 * the table holding this object at the slot makes it published.
+	 * xa_store() in npoll_poller_open_desc() publishes with release
+	 * semantics; nothing can fail after it.
+	 */
+	if (xa_load(&p->descs, npoll_handle_slot(handle)) != d)
+		goto out_put;
 	return d;
+
+out_put:
+	npoll_desc_put(d);
+	return NULL;
 }
