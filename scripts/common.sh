@@ -158,6 +158,12 @@ npoll_kernel_kdir() {
 	esac
 }
 
+# npoll_kdir_release KDIR: the kernel release a build tree builds for
+# (its UTS_RELEASE, what a module's vermagic names).
+npoll_kdir_release() {
+	sed -n 's/.*UTS_RELEASE "\(.*\)".*/\1/p' "$1/include/generated/utsrelease.h" 2>/dev/null
+}
+
 # npoll_kernel_image NAME: the guest's bzImage.
 npoll_kernel_image() {
 	case $(npoll_kernel_kind "$1") in
