@@ -113,6 +113,17 @@ static inline long stress_slab_settle(long base)
 }
 
 /*
+ * A poller's counters @st (struct np_stats or struct npoll_stats) at
+ * rest: nothing parked, armed or queued, and @want descriptors open.
+ */
+#define STRESS_EXPECT_IDLE(st, want) do {				\
+	EXPECT_EQ(0, (st).waiters);					\
+	EXPECT_EQ(0, (st).armed);					\
+	EXPECT_EQ(0, (st).events);					\
+	EXPECT_EQ((long)(want), (long)(st).descs);			\
+} while (0)
+
+/*
  * The descriptor cache back at @base (a stress_slab_descs() count taken
  * before the test); a logged note when not root, who cannot count.
  */

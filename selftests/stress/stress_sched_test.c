@@ -807,10 +807,7 @@ static void expect_idle(struct __test_metadata *_metadata, int dev, long descs)
 	struct npoll_stats st;
 
 	ASSERT_EQ(0, raw_stats(dev, &st));
-	EXPECT_EQ(0, st.waiters);
-	EXPECT_EQ(0, st.armed);
-	EXPECT_EQ(0, st.events);
-	EXPECT_EQ(descs, (long)st.descs);
+	STRESS_EXPECT_IDLE(st, descs);
 }
 
 FIXTURE(srace) {

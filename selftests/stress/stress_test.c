@@ -221,10 +221,7 @@ static void expect_idle(struct __test_metadata *_metadata, np_poller *p,
 	struct np_stats st;
 
 	ASSERT_EQ(0, np_stats(p, &st));
-	EXPECT_EQ(0, st.waiters);
-	EXPECT_EQ(0, st.armed);
-	EXPECT_EQ(0, st.events);
-	EXPECT_EQ(descs, (long)st.descs);
+	STRESS_EXPECT_IDLE(st, descs);
 }
 
 /* End of a race fixture test: figures, idle poller, all descriptors freed. */
@@ -413,10 +410,7 @@ TEST_F_TIMEOUT(parked, raw_close_vs_wait, 900)
 	stress_report("parked.raw_close_vs_wait", iters, t0);
 	TH_LOG("%ld closing, %ld stale", closing, ebadf);
 	ASSERT_EQ(0, npt_ioctl(dev, NPOLL_IOC_STATS, &st));
-	EXPECT_EQ(0, st.waiters);
-	EXPECT_EQ(0, st.armed);
-	EXPECT_EQ(0, st.events);
-	EXPECT_EQ(0, st.descs);
+	STRESS_EXPECT_IDLE(st, 0);
 	close(efd);
 	close(dev);
 	stress_expect_slab_base(_metadata, slab_base);
