@@ -232,7 +232,7 @@ FUZZ_CALLS ?= 2000000
 fuzz: userlib selftests debug-module
 	scripts/vm-run --kernel debug --timeout 14400 -- \
 		env NPOLL_FUZZ_CALLS=$(FUZZ_CALLS) NPOLL_UNPRIV=0 \
-		run-guest-tests selftests/fuzz_test
+		run-guest-tests selftests/fuzz/fuzz_test
 
 .PHONY: kcsan-module
 kcsan-module:

@@ -259,22 +259,6 @@ static int mn_wait(struct mn_fd *f, int mode)
 	return s->cur->result;
 }
 
-static int mn_errno(int res)
-{
-	switch (res) {
-	case NP_OK:
-		return 0;
-	case NP_ERR_CLOSING:
-		return -ECANCELED;
-	case NP_ERR_TIMEOUT:
-		return -ETIMEDOUT;
-	case NP_ERR_NOT_POLLABLE:
-		return -EIO;
-	default:
-		return res < 0 ? res : -EIO;
-	}
-}
-
 /* read(), blocking the coroutine (not the thread) until data comes. */
 static ssize_t mn_read(struct mn_fd *f, void *buf, size_t len)
 {
@@ -289,7 +273,7 @@ static ssize_t mn_read(struct mn_fd *f, void *buf, size_t len)
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
-		r = mn_errno(mn_wait(f, NP_READ));
+		r = np_errno(mn_wait(f, NP_READ));
 		if (r)
 			return r;
 	}
@@ -312,7 +296,7 @@ static ssize_t mn_write(struct mn_fd *f, const void *buf, size_t len)
 			continue;
 		if (n == 0 || errno != EAGAIN)
 			return done ? (ssize_t)done : (n ? -errno : -EIO);
-		r = mn_errno(mn_wait(f, NP_WRITE));
+		r = np_errno(mn_wait(f, NP_WRITE));
 		if (r)
 			return done ? (ssize_t)done : r;
 	}

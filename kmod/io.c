@@ -20,21 +20,6 @@
 #include "compat.h"
 #include "npoll.h"
 
-/* An outcome as the errno the I/O helpers report. */
-static long npoll_io_errno(int outcome)
-{
-	switch (outcome) {
-	case NPOLL_ERR_CLOSING:
-		return -ECANCELED;
-	case NPOLL_ERR_TIMEOUT:
-		return -ETIMEDOUT;
-	case NPOLL_ERR_NOT_POLLABLE:
-		return -EIO;
-	default:
-		return outcome < 0 ? outcome : -EINVAL;
-	}
-}
-
 static long npoll_sock_xfer(struct socket *sock, u32 mode, void __user *buf,
 			    size_t len)
 {
@@ -73,7 +58,7 @@ long npoll_desc_io(struct npoll_desc *d, u32 mode, void __user *buf, size_t len)
 		return -EOPNOTSUPP;
 	err = npoll_desc_reset(d, mode);
 	if (err)
-		return npoll_io_errno(err);
+		return npoll_outcome_errno(err);
 	/*
 	 * A receive that would fail with EAGAIN costs more than asking the
 	 * socket's poll method: when nothing is there, wait first.  Data
@@ -89,6 +74,6 @@ long npoll_desc_io(struct npoll_desc *d, u32 mode, void __user *buf, size_t len)
 wait:
 		err = npoll_desc_wait(d, mode, false);
 		if (err)
-			return npoll_io_errno(err);
+			return npoll_outcome_errno(err);
 	}
 }

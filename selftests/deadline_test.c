@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Deadlines (SPEC 4 item 8): relative and absolute, none, expired,
- * saturation, changes applying to a parked waiter, stickiness of an
- * expired deadline, never firing early, independence of the read and
- * write deadlines, NP_RW and equal deadlines.
+ * Deadlines: relative and absolute, none, expired, saturation, changes
+ * applying to a parked waiter, stickiness of an expired deadline, never
+ * firing early, independence of the read and write deadlines, NP_RW and
+ * equal deadlines (Documentation/userspace-api.rst, "Deadlines").
  */
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"

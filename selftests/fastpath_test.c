@@ -20,10 +20,7 @@ FIXTURE(raw) {
 
 FIXTURE_SETUP(raw)
 {
-	self->dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	if (self->dev < 0 && errno == ENOENT)
-		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_GE(self->dev, 0);
+	NPT_OPEN_DEV(self->dev);
 	ASSERT_EQ(0, npt_unix_pair(self->sv));
 	ASSERT_EQ(0, npt_raw_open(self->dev, self->sv[0], 9, &self->h));
 }

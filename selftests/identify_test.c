@@ -76,10 +76,7 @@ TEST(poller_fd_is_a_poller)
 {
 	int dev, dup_fd, sent;
 
-	dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	if (dev < 0 && errno == ENOENT)
-		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_LE(0, dev);
+	NPT_OPEN_DEV(dev);
 	dup_fd = dup(dev);
 	ASSERT_LE(0, dup_fd);
 	EXPECT_EQ(1, identify(dev, &sent));

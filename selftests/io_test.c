@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The Go-style I/O helpers (SPEC 4 item 12): np_read, np_write,
- * np_accept, np_connect, np_recvfrom and np_sendto over AF_UNIX, TCP,
- * UDP and pipes.  An expired deadline or closing fails a call even when
- * the file is ready; EAGAIN means wait and retry; wait outcomes map to
- * -ETIMEDOUT, -ECANCELED and -EIO; np_write writes everything; calls of
- * one direction on one descriptor take turns.
+ * The Go-style I/O helpers: np_read, np_write, np_accept, np_connect,
+ * np_recvfrom and np_sendto over AF_UNIX, TCP, UDP and pipes.  An
+ * expired deadline or closing fails a call even when the file is ready;
+ * EAGAIN means wait and retry; wait outcomes map to -ETIMEDOUT,
+ * -ECANCELED and -EIO (np_errno); np_write writes everything; calls of
+ * one direction on one descriptor take turns
+ * (Documentation/userspace-api.rst, "The library").
  */
 #include <poll.h>
 
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
-
-enum kind { K_UNIX, K_TCP, K_UDP, K_PIPE };
 
 /* rfd registered as @rd (read side), wfd registered as @wr (write side). */
 FIXTURE(io) {
@@ -23,13 +22,13 @@ FIXTURE(io) {
 };
 
 FIXTURE_VARIANT(io) {
-	enum kind kind;
+	enum npt_kind kind;
 };
 
-FIXTURE_VARIANT_ADD(io, unix_stream) { .kind = K_UNIX };
-FIXTURE_VARIANT_ADD(io, tcp) { .kind = K_TCP };
-FIXTURE_VARIANT_ADD(io, udp) { .kind = K_UDP };
-FIXTURE_VARIANT_ADD(io, pipe) { .kind = K_PIPE };
+FIXTURE_VARIANT_ADD(io, unix_stream) { .kind = NPT_UNIX };
+FIXTURE_VARIANT_ADD(io, tcp) { .kind = NPT_TCP };
+FIXTURE_VARIANT_ADD(io, udp) { .kind = NPT_UDP };
+FIXTURE_VARIANT_ADD(io, pipe) { .kind = NPT_PIPE };
 
 /*
  * A file is registered once per poller: a socket pair's sv[0] is both
@@ -42,21 +41,8 @@ FIXTURE_SETUP(io)
 
 	self->rfd = self->wfd = self->other[0] = self->other[1] = -1;
 	NPT_OPEN_POLLER(self->p);
-	switch (variant->kind) {
-	case K_UNIX:
-		ASSERT_EQ(0, npt_unix_pair(fds));
-		break;
-	case K_TCP:
-		ASSERT_EQ(0, npt_tcp_pair(fds));
-		break;
-	case K_UDP:
-		ASSERT_EQ(0, npt_udp_pair(fds));
-		break;
-	case K_PIPE:
-		ASSERT_EQ(0, npt_pipe(fds));
-		break;
-	}
-	if (variant->kind == K_PIPE) {
+	ASSERT_EQ(0, npt_pair(variant->kind, fds));
+	if (variant->kind == NPT_PIPE) {
 		self->rfd = fds[0];
 		self->wfd = fds[1];
 		ASSERT_EQ(0, np_open(self->p, self->rfd, 1, &self->rd));
@@ -130,7 +116,7 @@ TEST_F(io, write_expired_deadline_is_etimedout_even_with_space)
 {
 	ASSERT_EQ(0, np_set_deadline(self->wr, -1, NP_WRITE));
 	EXPECT_EQ(-ETIMEDOUT, np_write(self->wr, "abc", 3));
-	if (variant->kind != K_PIPE)
+	if (variant->kind != NPT_PIPE)
 		EXPECT_EQ(-ETIMEDOUT, np_sendto(self->wr, "abc", 3, 0, NULL, 0));
 	ASSERT_EQ(0, np_set_deadline(self->wr, 0, NP_WRITE));
 	EXPECT_EQ(3, np_write(self->wr, "abc", 3));
@@ -140,7 +126,7 @@ TEST_F(io, write_after_unblock_is_ecanceled)
 {
 	ASSERT_EQ(0, np_unblock(self->wr));
 	EXPECT_EQ(-ECANCELED, np_write(self->wr, "abc", 3));
-	if (variant->kind != K_PIPE)
+	if (variant->kind != NPT_PIPE)
 		EXPECT_EQ(-ECANCELED, np_sendto(self->wr, "abc", 3, 0, NULL, 0));
 }
 
@@ -204,7 +190,7 @@ TEST_F(io, write_partial_then_deadline_returns_count)
 	static char big[16 << 20];
 	ssize_t n;
 
-	if (variant->kind == K_UDP)
+	if (variant->kind == NPT_UDP)
 		SKIP(return, "datagrams are not written in parts");
 	ASSERT_EQ(0, np_set_deadline(self->wr, 200 * NPT_MS, NP_WRITE));
 	n = np_write(self->wr, big, sizeof(big));
@@ -249,13 +235,13 @@ TEST_F(io, write_writes_whole_buffer)
 	struct slow_reader s = { 0 };
 	size_t i;
 
-	if (variant->kind == K_UDP)
+	if (variant->kind == NPT_UDP)
 		SKIP(return, "stream files only");
 	for (i = 0; i < sizeof(big); i++)
 		big[i] = (unsigned char)(i * 7);
 	s.fd = self->other[0] >= 0 ? self->other[0] : self->rfd;
 	s.want = sizeof(big);
-	if (variant->kind == K_PIPE) {
+	if (variant->kind == NPT_PIPE) {
 		/* The reader thread reads the raw read end: keep it blocking. */
 		np_close(self->rd);
 		self->rd = NULL;
@@ -273,9 +259,9 @@ TEST_F(io, read_at_eof_returns_zero)
 {
 	char buf[4];
 
-	if (variant->kind == K_UDP)
+	if (variant->kind == NPT_UDP)
 		SKIP(return, "stream files only");
-	if (variant->kind == K_PIPE) {
+	if (variant->kind == NPT_PIPE) {
 		np_close(self->wr);
 		self->wr = NULL;
 		close(self->wfd);
@@ -378,10 +364,10 @@ TEST_F(io, concurrent_writes_take_turns)
 	ssize_t n;
 	int i, fd;
 
-	if (variant->kind == K_UDP)
+	if (variant->kind == NPT_UDP)
 		SKIP(return, "stream files only");
 	fd = self->other[0] >= 0 ? self->other[0] : self->rfd;
-	if (variant->kind == K_PIPE) {
+	if (variant->kind == NPT_PIPE) {
 		np_close(self->rd);
 		self->rd = NULL;
 	}

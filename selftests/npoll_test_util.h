@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers for npoll's behaviour selftests: waiter threads that record
- * the outcome of one call on a descriptor, connected pairs of every
- * file type the tests use, and polling of np_stats for parked threads.
+ * the outcome of one call on a descriptor (or of a raw ioctl), connected
+ * pairs of every file type the tests use (npt_pair), raw ioctls, polling
+ * of np_stats for parked threads, and the fixtures' common setup.
  *
  * Waiter threads never use the harness macros (those must run in the
  * test's own thread); they record what they saw and the test checks it
@@ -285,6 +286,39 @@ static inline int npt_pipe(int fds[2])
 	return pipe2(fds, O_CLOEXEC) ? -errno : 0;
 }
 
+/* The kinds of file the fixtures run over, for npt_pair(). */
+enum npt_kind { NPT_UNIX, NPT_TCP, NPT_UDP, NPT_PIPE, NPT_EVENTFD };
+
+/*
+ * A connected pair of @kind: @fds[0] the end a test registers (a pipe's
+ * read end) and @fds[1] the one that feeds it (a pipe's write end; for
+ * an eventfd, a dup of the same file).  0 or -errno.
+ */
+static inline int npt_pair(enum npt_kind kind, int fds[2])
+{
+	switch (kind) {
+	case NPT_UNIX:
+		return npt_unix_pair(fds);
+	case NPT_TCP:
+		return npt_tcp_pair(fds);
+	case NPT_UDP:
+		return npt_udp_pair(fds);
+	case NPT_PIPE:
+		return npt_pipe(fds);
+	case NPT_EVENTFD:
+		fds[0] = eventfd(0, EFD_CLOEXEC);
+		if (fds[0] < 0)
+			return -errno;
+		fds[1] = dup(fds[0]);
+		if (fds[1] < 0) {
+			close(fds[0]);
+			return -errno;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
 /* Fill the write side of a non-blocking @fd until EAGAIN; bytes written. */
 static inline long npt_fill(int fd)
 {
@@ -411,6 +445,53 @@ static inline long npt_raw_stat(int dev, bool waiters)
 	return (long)(waiters ? st.waiters : st.descs);
 }
 
+/*
+ * A thread parked in a raw NPOLL_IOC_WAIT on handle @h of the poller fd
+ * @dev; @result is the ioctl's once @done is set.
+ */
+struct npt_raw_waiter {
+	pthread_t th;
+	int dev;
+	uint64_t h;
+	uint32_t mode;
+	atomic_int done;
+	int result;
+};
+
+static void *npt_raw_waiter_fn(void *arg)
+{
+	struct npt_raw_waiter *w = arg;
+
+	w->result = npt_raw_wait(w->dev, NPOLL_IOC_WAIT, w->h, w->mode, 0);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+static inline int npt_raw_waiter_start(struct npt_raw_waiter *w, int dev,
+				       uint64_t h, uint32_t mode)
+{
+	memset(w, 0, sizeof(*w));
+	w->dev = dev;
+	w->h = h;
+	w->mode = mode;
+	atomic_init(&w->done, 0);
+	return -pthread_create(&w->th, NULL, npt_raw_waiter_fn, w);
+}
+
+/* True once the waiter returned (within NPT_PATIENCE); joins it then. */
+static inline bool npt_raw_waiter_join(struct npt_raw_waiter *w)
+{
+	int64_t end = npoll_test_now() + NPT_PATIENCE;
+
+	while (!atomic_load(&w->done)) {
+		if (npoll_test_now() > end)
+			return false;
+		npoll_test_sleep_ns(NPT_MS);
+	}
+	pthread_join(w->th, NULL);
+	return true;
+}
+
 /* True once the peer @fd of a stream reads EOF, polling for a while. */
 static inline bool npt_sees_eof(int fd)
 {
@@ -442,6 +523,27 @@ static inline bool npt_sees_eof(int fd)
 
 
 /*
+ * Open /dev/netpoll raw into @dev (an int lvalue) in a test; skip the
+ * test without the device.  Needs the harness header included first.
+ */
+#define NPT_OPEN_DEV(dev) do {						\
+	(dev) = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);			\
+	if ((dev) < 0 && errno == ENOENT)				\
+		SKIP(return, "no " NPOLL_DEV);				\
+	ASSERT_LE(0, (dev));						\
+} while (0)
+
+/*
+ * In a test body: a poller @p and an AF_UNIX stream pair @sv, sv[0]
+ * registered as @pd with cookie 1; skips without the device.
+ */
+#define NPT_OPEN_UNIX(p, sv, pd) do {					\
+	NPT_OPEN_POLLER(p);						\
+	ASSERT_EQ(0, npt_unix_pair(sv));				\
+	ASSERT_EQ(0, np_open((p), (sv)[0], 1, &(pd)));			\
+} while (0)
+
+/*
  * NPT_UNIX_FIXTURE(name): a poller and an AF_UNIX stream pair, sv[0]
  * registered as @pd with its initial write readiness dropped, so that
  * every wait may block.
@@ -455,9 +557,7 @@ FIXTURE(name) {								\
 FIXTURE_SETUP(name)							\
 {									\
 	self->sv[0] = self->sv[1] = -1;					\
-	NPT_OPEN_POLLER(self->p);					\
-	ASSERT_EQ(0, npt_unix_pair(self->sv));				\
-	ASSERT_EQ(0, np_open(self->p, self->sv[0], 1, &self->pd));	\
+	NPT_OPEN_UNIX(self->p, self->sv, self->pd);			\
 	ASSERT_EQ(NP_OK, np_reset(self->pd, NP_WRITE));			\
 }									\
 FIXTURE_TEARDOWN(name)							\

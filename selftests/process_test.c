@@ -93,49 +93,6 @@ static int reap(pid_t pid)
 	return WEXITSTATUS(status);
 }
 
-/* A thread parked in a raw NPOLL_IOC_WAIT; its result when it returns. */
-struct raw_waiter {
-	pthread_t th;
-	int dev;
-	uint64_t h;
-	uint32_t mode;
-	atomic_int done;
-	int result;
-};
-
-static void *raw_waiter_fn(void *arg)
-{
-	struct raw_waiter *w = arg;
-
-	w->result = npt_raw_wait(w->dev, NPOLL_IOC_WAIT, w->h, w->mode, 0);
-	atomic_store(&w->done, 1);
-	return NULL;
-}
-
-static int raw_waiter_start(struct raw_waiter *w, int dev, uint64_t h,
-			    uint32_t mode)
-{
-	memset(w, 0, sizeof(*w));
-	w->dev = dev;
-	w->h = h;
-	w->mode = mode;
-	return -pthread_create(&w->th, NULL, raw_waiter_fn, w);
-}
-
-/* True once the waiter returned (within NPT_PATIENCE); joins it then. */
-static bool raw_waiter_join(struct raw_waiter *w)
-{
-	int64_t end = npoll_test_now() + NPT_PATIENCE;
-
-	while (!atomic_load(&w->done)) {
-		if (npoll_test_now() > end)
-			return false;
-		npoll_test_sleep_ns(NPT_MS);
-	}
-	pthread_join(w->th, NULL);
-	return true;
-}
-
 /* Poll the raw poller @dev until @n threads are parked in it. */
 static bool wait_parked(int dev, long n)
 {
@@ -178,7 +135,7 @@ TEST(pollfree_with_waiter_parked_when_the_registering_process_exits)
 {
 	int dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
 	int sv[2], sfd, i;
-	struct raw_waiter w;
+	struct npt_raw_waiter w;
 	uint64_t h;
 	sigset_t set;
 	pid_t pid;
@@ -216,14 +173,14 @@ TEST(pollfree_with_waiter_parked_when_the_registering_process_exits)
 	ASSERT_EQ(1, npt_raw_stat(dev, false));
 
 	/* No signal is pending: the waiter parks. */
-	ASSERT_EQ(0, raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
+	ASSERT_EQ(0, npt_raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
 	ASSERT_TRUE(wait_parked(dev, 1));
 	ASSERT_EQ(1, write(sv[0], "x", 1));
 	ASSERT_EQ(0, reap(pid));
-	ASSERT_TRUE(raw_waiter_join(&w)) {
+	ASSERT_TRUE(npt_raw_waiter_join(&w)) {
 		/* Do not leave the thread behind. */
 		npt_raw_handle(dev, NPOLL_IOC_UNBLOCK, h);
-		raw_waiter_join(&w);
+		npt_raw_waiter_join(&w);
 	}
 	EXPECT_EQ(NPOLL_OK, w.result);
 	EXPECT_EQ(0, npt_raw_stat(dev, true));
@@ -244,10 +201,10 @@ TEST(pollfree_with_waiter_parked_when_the_registering_process_exits)
 	sigaddset(&set, SIGUSR1);
 	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &set, NULL));
 	ASSERT_EQ(0, npt_raw_open(dev, sfd, 43, &h));
-	ASSERT_EQ(0, raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
+	ASSERT_EQ(0, npt_raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
 	ASSERT_TRUE(wait_parked(dev, 1));
 	ASSERT_EQ(0, kill(getpid(), SIGUSR1));
-	ASSERT_TRUE(raw_waiter_join(&w));
+	ASSERT_TRUE(npt_raw_waiter_join(&w));
 	EXPECT_EQ(NPOLL_OK, w.result);
 	{
 		struct signalfd_siginfo si;
@@ -271,7 +228,7 @@ TEST(pollfree_with_waiter_parked_when_the_registering_process_exits)
 TEST(signalfd_from_an_exited_creator_follows_the_registering_process)
 {
 	int dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	struct raw_waiter w;
+	struct npt_raw_waiter w;
 	int sv[2], sfd;
 	sigset_t set;
 	uint64_t h;
@@ -295,10 +252,10 @@ TEST(signalfd_from_an_exited_creator_follows_the_registering_process)
 	ASSERT_EQ(0, reap(pid));
 	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &set, NULL));
 	ASSERT_EQ(0, npt_raw_open(dev, sfd, 1, &h));
-	ASSERT_EQ(0, raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
+	ASSERT_EQ(0, npt_raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
 	ASSERT_TRUE(wait_parked(dev, 1));
 	ASSERT_EQ(0, kill(getpid(), SIGUSR2));
-	ASSERT_TRUE(raw_waiter_join(&w));
+	ASSERT_TRUE(npt_raw_waiter_join(&w));
 	EXPECT_EQ(NPOLL_OK, w.result);
 	{
 		struct signalfd_siginfo si;
@@ -428,7 +385,7 @@ TEST(poller_passed_over_scm_rights_and_used_by_the_receiver)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		struct raw_waiter w;
+		struct npt_raw_waiter w;
 		uint64_t h = 0, own = 0;
 		int d, e, s;
 
@@ -443,12 +400,12 @@ TEST(poller_passed_over_scm_rights_and_used_by_the_receiver)
 		e = eventfd(0, EFD_CLOEXEC);
 		if (e < 0 || npt_raw_open(d, e, 2, &own))
 			_exit(4);
-		if (raw_waiter_start(&w, d, own, NPOLL_MODE_READ))
+		if (npt_raw_waiter_start(&w, d, own, NPOLL_MODE_READ))
 			_exit(5);
 		if (!wait_parked(d, 1) || put_u64(sv[1], own))
 			_exit(6);
 		/* The sender unblocks our waiter. */
-		if (!raw_waiter_join(&w) || w.result != NPOLL_ERR_CLOSING)
+		if (!npt_raw_waiter_join(&w) || w.result != NPOLL_ERR_CLOSING)
 			_exit(7);
 		if (npt_raw_handle(d, NPOLL_IOC_CLOSE, own))
 			_exit(8);
@@ -520,7 +477,7 @@ TEST(fork_child_shares_the_poller)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		struct raw_waiter w;
+		struct npt_raw_waiter w;
 		uint64_t h = 0;
 
 		if (npt_raw_stat(dev, false) != 1 ||
@@ -529,9 +486,9 @@ TEST(fork_child_shares_the_poller)
 		if (npt_raw_open(dev, efd, 2, &h) || put_u64(pfd[1], h))
 			_exit(2);
 		/* Park on the parent's descriptor; the parent unblocks it. */
-		if (raw_waiter_start(&w, dev, ha, NPOLL_MODE_READ))
+		if (npt_raw_waiter_start(&w, dev, ha, NPOLL_MODE_READ))
 			_exit(3);
-		if (!raw_waiter_join(&w) || w.result != NPOLL_ERR_CLOSING)
+		if (!npt_raw_waiter_join(&w) || w.result != NPOLL_ERR_CLOSING)
 			_exit(4);
 		/* Close the parent's descriptor, then wait to be told to go. */
 		if (npt_raw_handle(dev, NPOLL_IOC_CLOSE, ha))
@@ -861,7 +818,7 @@ TEST_F(unload, refused_while_a_poller_is_in_flight_over_scm_rights)
 TEST_F(unload, refused_while_a_call_runs_on_a_closed_poller_fd)
 {
 	int dev;
-	struct raw_waiter w;
+	struct npt_raw_waiter w;
 	int sv[2];
 	uint64_t h;
 
@@ -870,13 +827,13 @@ TEST_F(unload, refused_while_a_call_runs_on_a_closed_poller_fd)
 	ASSERT_LE(0, dev);
 	ASSERT_EQ(0, npt_unix_pair(sv));
 	ASSERT_EQ(0, npt_raw_open(dev, sv[0], 1, &h));
-	ASSERT_EQ(0, raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
+	ASSERT_EQ(0, npt_raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
 	ASSERT_TRUE(wait_parked(dev, 1));
 	ASSERT_EQ(0, close(dev));
 	EXPECT_EQ(-EWOULDBLOCK, try_unload());
 	/* Readiness still reaches the parked call. */
 	ASSERT_EQ(1, write(sv[1], "x", 1));
-	ASSERT_TRUE(raw_waiter_join(&w));
+	ASSERT_TRUE(npt_raw_waiter_join(&w));
 	EXPECT_EQ(NPOLL_OK, w.result);
 	/* The poller went with the call's reference. */
 	EXPECT_EQ(self->base, module_refcnt());

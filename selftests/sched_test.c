@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Scheduler mode (SPEC 4 item 10): np_arm decides like np_wait without
- * blocking; an armed mode gets exactly one event from np_poll when
+ * Scheduler mode (Documentation/userspace-api.rst, NPOLL_IOC_ARM and
+ * NPOLL_IOC_POLL): np_arm decides like np_wait without blocking; an armed mode gets exactly one event from np_poll when
  * readiness, its deadline or unblock/close decides it; np_poll's
  * timeout, max and ordering; np_break; events racing close and
  * unblock; thousands of armed descriptors; poller release with armed

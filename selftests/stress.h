@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers of the race stress tests (stress_test.c, stress_sched_test.c,
- * race_test.c): iteration counts, the figure line that scripts/check adds
- * up, the system-wide count of live descriptors, spinning hand-offs
- * between threads, and delays that widen a race's window.
+ * Helpers of the race stress tests (stress/stress_test.c,
+ * stress/stress_sched_test.c, race_test.c): iteration counts, the figure
+ * line that scripts/check adds up, the system-wide count of live
+ * descriptors and the check that they are all freed again, spinning
+ * hand-offs between threads, and delays that widen a race's window.
  *
  * Under TCG a thread that sleeps costs a cross-vCPU wake-up (about a
  * millisecond) to get going again, while two running vCPUs race on
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "kselftest_harness.h"
 
 #define STRESS_SEC	1000000000LL
 
@@ -108,6 +110,32 @@ static inline long stress_slab_settle(long base)
 	while ((n = stress_slab_descs()) != base && npoll_test_now() < end)
 		npoll_test_sleep_ns(10000000);
 	return n;
+}
+
+/*
+ * A poller's counters @st (struct np_stats or struct npoll_stats) at
+ * rest: nothing parked, armed or queued, and @want descriptors open.
+ */
+#define STRESS_EXPECT_IDLE(st, want) do {				\
+	EXPECT_EQ(0, (st).waiters);					\
+	EXPECT_EQ(0, (st).armed);					\
+	EXPECT_EQ(0, (st).events);					\
+	EXPECT_EQ((long)(want), (long)(st).descs);			\
+} while (0)
+
+/*
+ * The descriptor cache back at @base (a stress_slab_descs() count taken
+ * before the test); a logged note when not root, who cannot count.
+ */
+static inline void stress_expect_slab_base(struct __test_metadata *_metadata,
+					   long base)
+{
+	if (geteuid() != 0) {
+		TH_LOG("descriptor slab count not checked: /proc/slabinfo is root's");
+		return;
+	}
+	ASSERT_LE(0, base);
+	EXPECT_EQ(base, stress_slab_settle(base));
 }
 
 /*

@@ -244,10 +244,7 @@ FIXTURE_SETUP(trace)
 						     strerror(errno));
 	self->have_inst = true;
 	ASSERT_EQ(0, tr_write(self->inst, "trace_clock", "mono"));
-	self->dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	if (self->dev < 0 && errno == ENOENT)
-		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_LE(0, self->dev);
+	NPT_OPEN_DEV(self->dev);
 	ASSERT_EQ(0, npt_unix_pair(self->sv));
 }
 

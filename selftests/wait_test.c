@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Waits on a descriptor (SPEC 4 items 1-7 and 11): np_open's errors and
- * O_NONBLOCK, initial readiness, edge semantics, wake-ups of parked
- * waiters, error precedence, np_reset, one waiter per mode, bad modes,
- * signals, np_wait_canceled and the np_stats counters, over AF_UNIX
- * stream, TCP and UDP loopback, pipes and eventfd.
+ * Waits on a descriptor: np_open's errors and O_NONBLOCK, initial
+ * readiness, edge semantics, wake-ups of parked waiters, error
+ * precedence, np_reset, one waiter per mode, bad modes, signals,
+ * np_wait_canceled and the np_stats counters, over AF_UNIX stream, TCP
+ * and UDP loopback, pipes and eventfd (Documentation/userspace-api.rst,
+ * "Per descriptor and per mode").
  */
 #include <poll.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
-
-enum kind { K_UNIX, K_TCP, K_UDP, K_PIPE, K_EVENTFD };
 
 /* A readable side @rfd (registered in tests) and a way to feed it, @wfd. */
 FIXTURE(rd) {
@@ -21,14 +20,14 @@ FIXTURE(rd) {
 };
 
 FIXTURE_VARIANT(rd) {
-	enum kind kind;
+	enum npt_kind kind;
 };
 
-FIXTURE_VARIANT_ADD(rd, unix_stream) { .kind = K_UNIX };
-FIXTURE_VARIANT_ADD(rd, tcp) { .kind = K_TCP };
-FIXTURE_VARIANT_ADD(rd, udp) { .kind = K_UDP };
-FIXTURE_VARIANT_ADD(rd, pipe) { .kind = K_PIPE };
-FIXTURE_VARIANT_ADD(rd, eventfd) { .kind = K_EVENTFD };
+FIXTURE_VARIANT_ADD(rd, unix_stream) { .kind = NPT_UNIX };
+FIXTURE_VARIANT_ADD(rd, tcp) { .kind = NPT_TCP };
+FIXTURE_VARIANT_ADD(rd, udp) { .kind = NPT_UDP };
+FIXTURE_VARIANT_ADD(rd, pipe) { .kind = NPT_PIPE };
+FIXTURE_VARIANT_ADD(rd, eventfd) { .kind = NPT_EVENTFD };
 
 FIXTURE_SETUP(rd)
 {
@@ -36,26 +35,7 @@ FIXTURE_SETUP(rd)
 
 	self->rfd = self->wfd = -1;
 	NPT_OPEN_POLLER(self->p);
-	switch (variant->kind) {
-	case K_UNIX:
-		ASSERT_EQ(0, npt_unix_pair(fds));
-		break;
-	case K_TCP:
-		ASSERT_EQ(0, npt_tcp_pair(fds));
-		break;
-	case K_UDP:
-		ASSERT_EQ(0, npt_udp_pair(fds));
-		break;
-	case K_PIPE:
-		ASSERT_EQ(0, npt_pipe(fds));
-		break;
-	case K_EVENTFD:
-		fds[0] = eventfd(0, EFD_CLOEXEC);
-		ASSERT_GE(fds[0], 0);
-		fds[1] = dup(fds[0]);
-		ASSERT_GE(fds[1], 0);
-		break;
-	}
+	ASSERT_EQ(0, npt_pair(variant->kind, fds));
 	self->rfd = fds[0];
 	self->wfd = fds[1];
 }
@@ -544,9 +524,7 @@ TEST(reset_returns_applying_error)
 	np_desc *pd;
 	int sv[2];
 
-	NPT_OPEN_POLLER(p);
-	ASSERT_EQ(0, npt_unix_pair(sv));
-	ASSERT_EQ(0, np_open(p, sv[0], 1, &pd));
+	NPT_OPEN_UNIX(p, sv, pd);
 	EXPECT_EQ(NP_OK, np_reset(pd, NP_READ));
 	ASSERT_EQ(0, np_set_deadline(pd, -1, NP_WRITE));
 	EXPECT_EQ(NP_ERR_TIMEOUT, np_reset(pd, NP_WRITE));
@@ -568,9 +546,7 @@ TEST(bad_mode_is_einval)
 	unsigned int i;
 	int sv[2];
 
-	NPT_OPEN_POLLER(p);
-	ASSERT_EQ(0, npt_unix_pair(sv));
-	ASSERT_EQ(0, np_open(p, sv[0], 1, &pd));
+	NPT_OPEN_UNIX(p, sv, pd);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		EXPECT_EQ(-EINVAL, np_wait(pd, bad[i]));
 		EXPECT_EQ(-EINVAL, np_wait_canceled(pd, bad[i]));
@@ -595,9 +571,7 @@ TEST(second_waiter_same_mode_is_ebusy)
 	np_desc *pd;
 	int sv[2];
 
-	NPT_OPEN_POLLER(p);
-	ASSERT_EQ(0, npt_unix_pair(sv));
-	ASSERT_EQ(0, np_open(p, sv[0], 1, &pd));
+	NPT_OPEN_UNIX(p, sv, pd);
 	ASSERT_EQ(0, npt_waiter_start(&w, pd, NP_READ, NPT_WAIT));
 	ASSERT_TRUE(npt_wait_waiters(p, 1));
 	EXPECT_EQ(-EBUSY, np_wait(pd, NP_READ));
@@ -627,9 +601,7 @@ TEST(reader_and_writer_wait_independently)
 	np_desc *pd;
 	int sv[2];
 
-	NPT_OPEN_POLLER(p);
-	ASSERT_EQ(0, npt_unix_pair(sv));
-	ASSERT_EQ(0, np_open(p, sv[0], 1, &pd));
+	NPT_OPEN_UNIX(p, sv, pd);
 	EXPECT_EQ(NP_OK, np_wait(pd, NP_WRITE));
 	EXPECT_LT(0, npt_fill(sv[0]));
 	ASSERT_EQ(0, npt_waiter_start(&r, pd, NP_READ, NPT_WAIT));

@@ -21,6 +21,7 @@
 #ifndef _UAPI_LINUX_NPOLL_H
 #define _UAPI_LINUX_NPOLL_H
 
+#include <linux/errno.h>
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
@@ -40,6 +41,34 @@
 #define NPOLL_ERR_TIMEOUT 2 /* deadline expired (pollErrTimeout) */
 #define NPOLL_ERR_NOT_POLLABLE 3 /* EPOLLERR seen (pollErrNotPollable) */
 #define NPOLL_PENDING 4 /* armed: the outcome comes as an event */
+
+/**
+ * npoll_outcome_errno() - the errno of a wait's outcome, as NPOLL_IOC_IO
+ * @outcome: an NPOLL_OK or NPOLL_ERR_* outcome, or a negative errno
+ *
+ * The one map from outcome to errno: NPOLL_IOC_IO fails with it, and
+ * callers that run their own non-blocking I/O loop around
+ * NPOLL_IOC_WAIT or NPOLL_IOC_ARM report the same errors with it.
+ *
+ * Return: 0 for NPOLL_OK, -ECANCELED for NPOLL_ERR_CLOSING, -ETIMEDOUT
+ * for NPOLL_ERR_TIMEOUT, -EIO for NPOLL_ERR_NOT_POLLABLE; a negative
+ * @outcome as it is; -EIO for any other value.
+ */
+static inline int npoll_outcome_errno(int outcome)
+{
+	switch (outcome) {
+	case NPOLL_OK:
+		return 0;
+	case NPOLL_ERR_CLOSING:
+		return -ECANCELED;
+	case NPOLL_ERR_TIMEOUT:
+		return -ETIMEDOUT;
+	case NPOLL_ERR_NOT_POLLABLE:
+		return -EIO;
+	default:
+		return outcome < 0 ? outcome : -EIO;
+	}
+}
 
 /**
  * struct npoll_open_args - NPOLL_IOC_OPEN: register a file

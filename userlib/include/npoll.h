@@ -129,9 +129,19 @@ int      np_desc_fd(const np_desc *pd);
 uint64_t np_desc_user(const np_desc *pd);
 
 /*
+ * The errno the I/O helpers report for the outcome @result of a wait
+ * (np_wait, np_arm, np_poll's events): 0 for NP_OK, -ECANCELED for
+ * NP_ERR_CLOSING, -ETIMEDOUT for NP_ERR_TIMEOUT, -EIO for
+ * NP_ERR_NOT_POLLABLE; a negative @result (-errno) as it is.  For
+ * programs that run their own non-blocking I/O around np_wait or
+ * np_arm and want to fail as np_read would.
+ */
+int  np_errno(int result);
+
+/*
  * Go-style I/O (internal/poll.FD): fail at once on an expired deadline
- * or closing, retry on EAGAIN after waiting.  NP_ERR_TIMEOUT becomes
- * -ETIMEDOUT, NP_ERR_CLOSING -ECANCELED, NP_ERR_NOT_POLLABLE -EIO.
+ * or closing, retry on EAGAIN after waiting.  Outcomes of the wait
+ * become errnos as np_errno() maps them.
  * Calls in the same direction on one descriptor take turns.  On a
  * socket np_read and np_write are one system call each, and writing to
  * a peer that is gone returns -EPIPE without raising SIGPIPE.

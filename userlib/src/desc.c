@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * libnpoll: descriptors.  Thin wrappers over the per-descriptor ioctls,
- * and the reference count that lets np_close run while other threads
- * are blocked in calls on the same descriptor.
+ * libnpoll, the descriptor layer: the reference count that lets
+ * np_close run while other threads are blocked in calls on the same
+ * descriptor, and the calls of one mode (np_reset, np_wait, np_arm).
+ * The kernel is reached through the thin layer (syscall.c); deadlines
+ * are deadline.c's, the I/O helpers io.c's.
  *
  * Lifetime, as Go's fdMutex and FD.Close: np_open sets the count to one
  * (the open's reference).  Every call takes a reference at entry and
@@ -29,13 +31,8 @@
  * it would wait for itself, and is not allowed there.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
 
 #include "internal.h"
 
@@ -87,54 +84,35 @@ static void desc_free(struct np_desc *pd)
 }
 
 /*
- * A descriptor ioctl made while holding a reference.  -EBADF once
- * @pd is closing means np_close reached the kernel first: report
- * @closed instead.
+ * The result @ret of an ioctl on @pd made while holding a reference.
+ * -EBADF once @pd is closing means np_close reached the kernel first:
+ * report @closed instead.
  */
-static int desc_ioctl(struct np_desc *pd, unsigned long cmd, void *arg,
-		      int closed)
+int np__desc_closed(struct np_desc *pd, int ret, int closed)
 {
-	int ret = np__ioctl(pd->poller->fd, cmd, arg);
-
 	if (ret == -EBADF && atomic_load(&pd->closing))
 		return closed;
 	return ret;
 }
 
-/* desc_ioctl() wrapped in a call's reference; @closed if closing. */
-static int desc_call(struct np_desc *pd, unsigned long cmd, void *arg,
-		     int closed)
+/*
+ * A call of @mode (@cmd: NPOLL_IOC_RESET, _WAIT or _ARM) by a caller
+ * that holds a reference and counts itself in the mode (np__dl_enter):
+ * give the kernel the deadline change it has not seen yet, then issue
+ * @cmd.  An NP_* outcome or -errno.
+ */
+int np__mode_call(struct np_desc *pd, int mode, unsigned long cmd,
+		  uint32_t flags)
 {
+	struct np_dl_change c;
 	int ret;
 
-	if (!np__desc_get(pd))
-		return closed;
-	ret = desc_ioctl(pd, cmd, arg, closed);
-	np__desc_put(pd);
-	return ret;
-}
-
-/* np_reset() for a caller that already holds a reference. */
-int np__reset(struct np_desc *pd, int mode)
-{
-	struct npoll_wait_args a = {
-		.handle = pd->handle,
-		.mode = (__u32)mode,
-	};
-
-	return desc_ioctl(pd, NPOLL_IOC_RESET, &a, NP_ERR_CLOSING);
-}
-
-/* np_wait() for a caller that already holds a reference. */
-int np__wait(struct np_desc *pd, int mode, uint32_t flags)
-{
-	struct npoll_wait_args a = {
-		.handle = pd->handle,
-		.mode = (__u32)mode,
-		.flags = flags,
-	};
-
-	return desc_ioctl(pd, NPOLL_IOC_WAIT, &a, NP_ERR_CLOSING);
+	np__dl_take(pd, mode, &c);
+	ret = np__dl_apply(pd, mode, &c);
+	if (ret < 0)
+		return ret;
+	ret = np__sys_mode(pd->poller->fd, cmd, pd->handle, mode, flags);
+	return np__desc_closed(pd, ret, NP_ERR_CLOSING);
 }
 
 /*
@@ -146,12 +124,8 @@ int np__wait(struct np_desc *pd, int mode, uint32_t flags)
  */
 int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 {
-	struct npoll_open_args a = {
-		.fd = fd,
-		.user = user,
-	};
-	struct npoll_handle_args c;
 	struct np_desc *pd;
+	__u64 handle;
 	int ret;
 
 	if (!p || !out)
@@ -173,7 +147,7 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	ret = -pthread_mutex_init(&pd->dlock, NULL);
 	if (ret)
 		goto out_destroy_wlock;
-	ret = np__ioctl(p->fd, NPOLL_IOC_OPEN, &a);
+	ret = np__sys_open(p->fd, fd, user, &handle);
 	if (ret < 0)
 		goto out_destroy_dlock;
 	/* Until NPOLL_IOC_IO says otherwise (see io.c). */
@@ -183,7 +157,7 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 
 	pd->poller = p;
 	pd->fd = fd;
-	pd->handle = a.handle;
+	pd->handle = handle;
 	pd->user = user;
 	atomic_init(&pd->refs, 1);
 	atomic_init(&pd->closing, false);
@@ -194,8 +168,7 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	return 0;
 
 out_close_handle:
-	c = (struct npoll_handle_args){ .handle = a.handle };
-	np__ioctl(p->fd, NPOLL_IOC_CLOSE, &c);
+	np__sys_close(p->fd, handle);
 out_destroy_dlock:
 	pthread_mutex_destroy(&pd->dlock);
 out_destroy_wlock:
@@ -217,10 +190,8 @@ out_put_poller:
  */
 int np__desc_shutdown(struct np_desc *pd)
 {
-	struct npoll_handle_args a = { .handle = pd->handle };
-	int ret;
+	int ret = np__sys_close(pd->poller->fd, pd->handle);
 
-	ret = np__ioctl(pd->poller->fd, NPOLL_IOC_CLOSE, &a);
 	desc_drain(pd);
 	np__poller_unlink(pd->poller, pd);
 	desc_free(pd);
@@ -244,235 +215,61 @@ int np_close(np_desc *pd)
 /* Closing implies unblock: on a closing @pd this is a no-op. */
 int np_unblock(np_desc *pd)
 {
-	struct npoll_handle_args a;
+	int ret;
 
 	if (!pd)
 		return -EINVAL;
-	a = (struct npoll_handle_args){ .handle = pd->handle };
-	return desc_call(pd, NPOLL_IOC_UNBLOCK, &a, 0);
-}
-
-static bool mode_is_one(int mode)
-{
-	return mode == NP_READ || mode == NP_WRITE;
+	if (!np__desc_get(pd))
+		return 0;
+	ret = np__sys_unblock(pd->poller->fd, pd->handle);
+	ret = np__desc_closed(pd, ret, 0);
+	np__desc_put(pd);
+	return ret;
 }
 
 /*
- * A call of @mode with a reference held: give the kernel the deadline
- * change it has not seen yet, then issue @cmd.
+ * np_reset, np_wait, np_wait_canceled and np_arm: a reference, then
+ * np__mode_call counted in the mode.  A closing descriptor gets
+ * NP_ERR_CLOSING (np_arm: and no event; one closed after the arm
+ * succeeded gets its NP_ERR_CLOSING event from the kernel).
  */
-static int desc_mode_call(struct np_desc *pd, int mode, unsigned long cmd,
-			  uint32_t flags, bool arm)
+static int desc_mode(np_desc *pd, int mode, unsigned long cmd,
+		     uint32_t flags)
 {
-	struct npoll_wait_args a = {
-		.handle = pd->handle,
-		.mode = (__u32)mode,
-		.flags = flags,
-	};
-	struct np_dl_take t;
+	bool arm = cmd == NPOLL_IOC_ARM;
 	int ret;
 
-	if (!mode_is_one(mode))
+	if (!pd)
 		return -EINVAL;
+	if (mode != NP_READ && mode != NP_WRITE)
+		return -EINVAL;
+	if (!np__desc_get(pd))
+		return NP_ERR_CLOSING;
 	np__dl_enter(pd, mode, arm);
-	np__dl_take(pd, mode, &t);
-	ret = np__dl_apply(pd, mode, &t);
-	if (ret == 0)
-		ret = desc_ioctl(pd, cmd, &a, NP_ERR_CLOSING);
+	ret = np__mode_call(pd, mode, cmd, flags);
 	np__dl_leave(pd, mode);
+	np__desc_put(pd);
 	return ret;
 }
 
 int np_reset(np_desc *pd, int mode)
 {
-	int ret;
-
-	if (!pd)
-		return -EINVAL;
-	if (!np__desc_get(pd))
-		return NP_ERR_CLOSING;
-	ret = desc_mode_call(pd, mode, NPOLL_IOC_RESET, 0, false);
-	np__desc_put(pd);
-	return ret;
-}
-
-static int desc_wait(np_desc *pd, int mode, uint32_t flags)
-{
-	int ret;
-
-	if (!pd)
-		return -EINVAL;
-	if (!np__desc_get(pd))
-		return NP_ERR_CLOSING;
-	ret = desc_mode_call(pd, mode, NPOLL_IOC_WAIT, flags, false);
-	np__desc_put(pd);
-	return ret;
+	return desc_mode(pd, mode, NPOLL_IOC_RESET, 0);
 }
 
 int np_wait(np_desc *pd, int mode)
 {
-	return desc_wait(pd, mode, 0);
+	return desc_mode(pd, mode, NPOLL_IOC_WAIT, 0);
 }
 
 int np_wait_canceled(np_desc *pd, int mode)
 {
-	return desc_wait(pd, mode, NPOLL_WAIT_CANCELED);
+	return desc_mode(pd, mode, NPOLL_IOC_WAIT, NPOLL_WAIT_CANCELED);
 }
 
-/*
- * A closing descriptor gets NP_ERR_CLOSING and no event; one closed
- * after the arm succeeded gets its NP_ERR_CLOSING event from the kernel.
- */
 int np_arm(np_desc *pd, int mode)
 {
-	int ret;
-
-	if (!pd)
-		return -EINVAL;
-	if (!np__desc_get(pd))
-		return NP_ERR_CLOSING;
-	ret = desc_mode_call(pd, mode, NPOLL_IOC_ARM, 0, true);
-	np__desc_put(pd);
-	return ret;
-}
-
-/*
- * Deadlines, deferred.  A deadline change that no waiter of the mode can
- * observe yet is kept here and handed to the kernel by the next call of
- * the mode (NPOLL_IOC_IO carries it, other calls apply it first), so
- * re-arming a deadline before each read costs no system call.  A change
- * goes to the kernel at once when a call of the mode is in progress (it
- * may be parked and must see the change) or once the mode has been armed
- * (an armed mode has no call in progress to carry it).
- *
- * Ordering: a call counts itself in @busy and then takes the pending
- * change under @dlock; a change is stored under @dlock and then sent if
- * @busy is set.  A call that took an older change may reach the kernel
- * after a newer one sent at once: every change carries a sequence number
- * and the kernel ignores one older than the last it applied.  Each mode
- * counts its own changes, 64 bits wide (NPOLL_DEADLINE_SEQ64), so the
- * changes of one mode never age those of the other and the order never
- * wraps in practice.
- */
-void np__dl_enter(struct np_desc *pd, int mode, bool arm)
-{
-	struct np_dl *dl = &pd->dl[mode - 1];
-
-	atomic_fetch_add(&dl->busy, 1);
-	if (arm && !dl->eager) {
-		pthread_mutex_lock(&pd->dlock);
-		dl->eager = true;
-		pthread_mutex_unlock(&pd->dlock);
-	}
-}
-
-void np__dl_leave(struct np_desc *pd, int mode)
-{
-	atomic_fetch_sub(&pd->dl[mode - 1].busy, 1);
-}
-
-void np__dl_take(struct np_desc *pd, int mode, struct np_dl_take *t)
-{
-	struct np_dl *dl = &pd->dl[mode - 1];
-
-	t->set = false;
-	pthread_mutex_lock(&pd->dlock);
-	if (dl->dirty) {
-		t->set = true;
-		t->when = dl->when;
-		t->seq = dl->seq;
-		dl->dirty = false;
-	}
-	pthread_mutex_unlock(&pd->dlock);
-}
-
-static int dl_ioctl(struct np_desc *pd, int mode, int64_t when, uint64_t seq)
-{
-	struct npoll_deadline_args a = {
-		.handle = pd->handle,
-		.deadline = when,
-		.mode = (__u32)mode,
-		.flags = NPOLL_DEADLINE_ABS | NPOLL_DEADLINE_SEQ64,
-		.seq64 = seq,
-	};
-
-	return desc_ioctl(pd, NPOLL_IOC_SET_DEADLINE, &a, 0);
-}
-
-/* Give the kernel a change taken by np__dl_take(): 0 or -errno. */
-int np__dl_apply(struct np_desc *pd, int mode, const struct np_dl_take *t)
-{
-	int ret;
-
-	if (!t->set)
-		return 0;
-	ret = dl_ioctl(pd, mode, t->when, t->seq);
-	return ret < 0 ? ret : 0;
-}
-
-static int64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Deadlines of a closing descriptor are moot: a no-op returning 0. */
-static int desc_deadline(np_desc *pd, int64_t when, int mode)
-{
-	uint64_t seq[2] = { 0, 0 };
-	int ret = 0, r;
-
-	if (!pd)
-		return -EINVAL;
-	if (mode <= 0 || (mode & ~NP_RW))
-		return -EINVAL;
-	if (!np__desc_get(pd))
-		return 0;
-	pthread_mutex_lock(&pd->dlock);
-	for (int m = NP_READ; m <= NP_WRITE; m++) {
-		struct np_dl *dl = &pd->dl[m - 1];
-
-		if (!(mode & m))
-			continue;
-		dl->when = when;
-		dl->seq++;
-		dl->dirty = !(dl->eager || atomic_load(&dl->busy));
-		if (!dl->dirty)
-			seq[m - 1] = dl->seq;
-	}
-	pthread_mutex_unlock(&pd->dlock);
-	/* Each mode's change in its own order: one ioctl per mode. */
-	for (int m = NP_READ; m <= NP_WRITE; m++) {
-		if (!seq[m - 1])
-			continue;
-		r = dl_ioctl(pd, m, when, seq[m - 1]);
-		if (r < 0 && !ret)
-			ret = r;
-	}
-	np__desc_put(pd);
-	return ret < 0 ? ret : 0;
-}
-
-/* Relative: 0 none, < 0 expired (any time in the past), saturating. */
-int np_set_deadline(np_desc *pd, int64_t d, int mode)
-{
-	int64_t now;
-
-	if (d == 0)
-		return desc_deadline(pd, 0, mode);
-	if (d < 0)
-		return desc_deadline(pd, 1, mode);
-	now = mono_now();
-	return desc_deadline(pd, d > INT64_MAX - now ? INT64_MAX : now + d,
-			     mode);
-}
-
-int np_set_deadline_at(np_desc *pd, int64_t mono_ns, int mode)
-{
-	/* Every time at or before now is expired; 1 is such a time. */
-	return desc_deadline(pd, mono_ns < 0 ? 1 : mono_ns, mode);
+	return desc_mode(pd, mode, NPOLL_IOC_ARM, 0);
 }
 
 int np_desc_fd(const np_desc *pd)

@@ -4,6 +4,21 @@
  * shared by the source files.  Nothing here is exported; the public
  * header is included with default visibility, everything else stays
  * hidden in the shared library.
+ *
+ * Two layers, one file or more each:
+ *
+ *   syscall.c   the thin layer: one wrapper per ioctl (np__sys_*) and
+ *               the futex calls, nothing else
+ *   poller.c    the poller object: its reference count, its list of
+ *               descriptors, np_poller_close, np_poll and np_break
+ *   desc.c      the descriptor and its references (Go's fdMutex): open,
+ *               close waiting for the calls in flight, the wait calls
+ *   deadline.c  deadlines handed to the kernel late (no system call to
+ *               re-arm a deadline), with the order of changes kept
+ *   io.c        the I/O helpers (Go's internal/poll.FD): turn-taking per
+ *               direction and the one retry helper
+ *
+ * The descriptor layer reaches the kernel only through the thin layer.
  */
 #ifndef NPOLL_INTERNAL_H
 #define NPOLL_INTERNAL_H
@@ -13,6 +28,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #pragma GCC visibility push(default)
 #include <npoll.h>
@@ -72,7 +88,7 @@ struct np_poller {
  * @dlock:   protects @dl
  * @dl:      per mode (read, write): the deadline change not yet given to
  *           the kernel, and whether changes must go to the kernel at once
- *           (see np_set_deadline in desc.c)
+ *           (see deadline.c)
  * @prev:    link in @poller->descs, under @poller->lock
  * @next:    link in @poller->descs, under @poller->lock
  *
@@ -104,32 +120,48 @@ struct np_desc {
 /* Library-private, also for calls between the library's own files. */
 #pragma GCC visibility push(hidden)
 
-/* poller.c */
-int np__ioctl(int fd, unsigned long cmd, void *arg);
+/* A deadline change of one mode that the kernel has not seen yet. */
+struct np_dl_change {
+	bool set;		/* false: nothing to hand over */
+	int64_t when;		/* absolute CLOCK_MONOTONIC ns, 0 none */
+	uint64_t seq;		/* the mode's sequence number of the change */
+};
+
+/* syscall.c: the thin layer.  Each returns the ioctl's result or -errno. */
+int np__sys_open(int dev, int fd, uint64_t user, __u64 *h);
+int np__sys_close(int dev, __u64 h);
+int np__sys_unblock(int dev, __u64 h);
+int np__sys_mode(int dev, unsigned long cmd, __u64 h, int mode,
+		 uint32_t flags);
+int np__sys_set_deadline(int dev, __u64 h, int mode, int64_t when,
+			 uint64_t seq);
+ssize_t np__sys_io(int dev, __u64 h, int mode, const void *buf, size_t len,
+		   const struct np_dl_change *dl);
+int np__sys_poll(int dev, struct np_event *ev, int max, int64_t timeout_ns);
+int np__sys_break(int dev);
+int np__sys_stats(int dev, struct npoll_stats *st);
 void np__futex_wait(atomic_uint *word, unsigned int val);
 void np__futex_wake(atomic_uint *word);
+
+/* poller.c */
 bool np__poller_get(struct np_poller *p);
 void np__poller_put(struct np_poller *p);
 int np__poller_link(struct np_poller *p, struct np_desc *pd);
 void np__poller_unlink(struct np_poller *p, struct np_desc *pd);
 
-/* A deferred deadline change taken by a call, to pass to the kernel. */
-struct np_dl_take {
-	bool set;
-	int64_t when;
-	uint64_t seq;
-};
-
 /* desc.c */
-void np__dl_enter(struct np_desc *pd, int mode, bool arm);
-void np__dl_leave(struct np_desc *pd, int mode);
-void np__dl_take(struct np_desc *pd, int mode, struct np_dl_take *t);
-int np__dl_apply(struct np_desc *pd, int mode, const struct np_dl_take *t);
 bool np__desc_get(struct np_desc *pd);
 void np__desc_put(struct np_desc *pd);
 int np__desc_shutdown(struct np_desc *pd);
-int np__reset(struct np_desc *pd, int mode);
-int np__wait(struct np_desc *pd, int mode, uint32_t flags);
+int np__desc_closed(struct np_desc *pd, int ret, int closed);
+int np__mode_call(struct np_desc *pd, int mode, unsigned long cmd,
+		  uint32_t flags);
+
+/* deadline.c */
+void np__dl_enter(struct np_desc *pd, int mode, bool arm);
+void np__dl_leave(struct np_desc *pd, int mode);
+void np__dl_take(struct np_desc *pd, int mode, struct np_dl_change *c);
+int np__dl_apply(struct np_desc *pd, int mode, struct np_dl_change *c);
 
 #pragma GCC visibility pop
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * libnpoll: Go-style I/O helpers, after Go's internal/poll.FD.
+ * libnpoll, the descriptor layer: Go-style I/O helpers, after Go's
+ * internal/poll.FD.
  *
  * Each helper holds a reference on the descriptor for its whole run and
  * the mutex of its direction (read: np_read, np_recvfrom, np_accept;
@@ -9,10 +10,12 @@
  * (-EBUSY).  Before the first attempt np_reset applies: closing or an
  * expired deadline fails the call even when the file is ready.  Then
  * the helper tries the non-blocking syscall and, on EAGAIN, waits for
- * the direction's readiness and tries again: one loop, io_loop(), for
- * every helper, each of which only says what one attempt is.  A signal
- * that interrupts the wait ends every helper alike with -EINTR (unless
- * its handler has SA_RESTART, which restarts the wait).
+ * the direction's readiness and tries again.  That frame is written
+ * once, io_call() and its loop io_loop(); each helper only says what
+ * one attempt is.  A signal that interrupts the wait ends every helper
+ * alike with -EINTR (unless its handler has SA_RESTART, which restarts
+ * the wait).  Outcomes become errnos through np_errno(), the map that
+ * NPOLL_IOC_IO applies in the kernel.
  *
  * On a socket, np_read and np_write do all of that in one system call
  * (NPOLL_IOC_IO), which also carries a deferred deadline change.  Other
@@ -30,22 +33,9 @@
 
 #include "internal.h"
 
-/* A wait outcome as a helper's result: 0 for NP_OK, else -errno. */
-static int io_errno(int res)
+int np_errno(int result)
 {
-	switch (res) {
-	case NP_OK:
-		return 0;
-	case NP_ERR_CLOSING:
-		return -ECANCELED;
-	case NP_ERR_TIMEOUT:
-		return -ETIMEDOUT;
-	case NP_ERR_NOT_POLLABLE:
-		return -EIO;
-	default:
-		/* -errno of the ioctl itself (-EINTR, -EBUSY ...) as is. */
-		return res < 0 ? res : -EIO;
-	}
+	return npoll_outcome_errno(result);
 }
 
 static pthread_mutex_t *io_mutex(struct np_desc *pd, int mode)
@@ -77,79 +67,35 @@ static int io_lock(struct np_desc *pd, int mode)
 }
 
 /*
- * Before the first attempt: apply a deferred deadline change, then 0 or
- * the error that applies to @mode.
- */
-static int io_prepare(struct np_desc *pd, int mode)
-{
-	struct np_dl_take t;
-	int ret;
-
-	np__dl_take(pd, mode, &t);
-	ret = np__dl_apply(pd, mode, &t);
-	if (ret < 0)
-		return ret == -EBADF && atomic_load(&pd->closing) ? -ECANCELED :
-								      ret;
-	return io_errno(np__reset(pd, mode));
-}
-
-/*
  * One non-blocking attempt of a helper on @fd: the result (>= 0) or
  * -errno.  -EAGAIN makes io_loop() wait for readiness and try again.
  */
 typedef ssize_t (*io_attempt_fn)(int fd, void *arg);
 
 /*
- * The loop of Go's FD.Read and friends, once for every helper: apply
- * np_reset, then attempt; on -EAGAIN wait for readiness of @mode and
- * attempt again.  -EINTR of the attempt itself (a non-blocking syscall
- * did not wait) is tried again at once; a signal that ends the wait
- * ends the helper with -EINTR, as it ends np_wait (a handler with
- * SA_RESTART restarts the wait in the kernel instead).
+ * The loop of Go's FD.Read and friends: apply np_reset (and with it a
+ * deferred deadline change), then attempt; on -EAGAIN wait for
+ * readiness of @mode and attempt again.  -EINTR of the attempt itself
+ * (a non-blocking syscall did not wait) is tried again at once; a
+ * signal that ends the wait ends the helper with -EINTR, as it ends
+ * np_wait (a handler with SA_RESTART restarts the wait in the kernel
+ * instead).
  */
 static ssize_t io_loop(struct np_desc *pd, int mode, io_attempt_fn attempt,
 		       void *arg)
 {
 	ssize_t ret;
 
-	ret = io_prepare(pd, mode);
+	ret = np_errno(np__mode_call(pd, mode, NPOLL_IOC_RESET, 0));
 	while (ret == 0) {
 		ret = attempt(pd->fd, arg);
 		if (ret == -EINTR)
 			ret = 0;
 		else if (ret == -EAGAIN)
-			ret = io_errno(np__wait(pd, mode, 0));
+			ret = np_errno(np__mode_call(pd, mode, NPOLL_IOC_WAIT, 0));
 		else
 			break;
 	}
-	return ret;
-}
-
-/*
- * One NPOLL_IOC_IO on a socket: bytes transferred or -errno, with the
- * deferred deadline change taken along on the first call.  The kernel
- * runs the loop of io_loop() itself, -EINTR included.
- */
-static ssize_t io_fused(struct np_desc *pd, int mode, const void *buf,
-			size_t len, struct np_dl_take *t)
-{
-	struct npoll_io_args a = {
-		.handle = pd->handle,
-		.mode = (__u32)mode,
-		.buf = (uintptr_t)buf,
-		.len = len,
-	};
-	ssize_t ret;
-
-	if (t->set) {
-		a.flags = NPOLL_IO_DEADLINE | NPOLL_IO_SEQ64;
-		a.deadline = t->when;
-		a.seq64 = t->seq;
-	}
-	ret = np__ioctl(pd->poller->fd, NPOLL_IOC_IO, &a);
-	t->set = false;
-	if (ret == -EBADF && atomic_load(&pd->closing))
-		return -ECANCELED;
 	return ret;
 }
 
@@ -163,6 +109,67 @@ struct io_buf {
 	socklen_t alen;
 	socklen_t *alenp;
 };
+
+/*
+ * The kernel's loop on a socket: NPOLL_IOC_IO, carrying the deferred
+ * deadline change on the first call.  A read is one call: the bytes
+ * read or -errno.  A write calls until the whole buffer is written: 0,
+ * or -errno with @b->done saying how much went before.  -EOPNOTSUPP
+ * with nothing done: not a socket (the deadline change went in
+ * nonetheless).
+ */
+static ssize_t io_fused(struct np_desc *pd, int mode, struct io_buf *b)
+{
+	struct np_dl_change c;
+	ssize_t n;
+
+	np__dl_take(pd, mode, &c);
+	do {
+		n = np__sys_io(pd->poller->fd, pd->handle, mode,
+			       (const char *)b->buf + b->done,
+			       b->len - b->done, &c);
+		c.set = false;
+		if (n == -EBADF)
+			n = np__desc_closed(pd, -EBADF, -ECANCELED);
+		if (mode == NP_READ)
+			return n;
+		if (n <= 0)
+			return n ? n : -EIO;
+		b->done += (size_t)n;
+	} while (b->done < b->len);
+	return 0;
+}
+
+/*
+ * The one frame of every helper: take the direction's turn, then run
+ * the kernel's loop (io_fused, sockets only) or ours (io_loop) with
+ * @attempt.  @fused is the buffer of np_read and np_write, which may
+ * take the kernel's loop, else NULL.  A file found not to be a socket
+ * is not asked again.  A read of nothing returns 0 at once, before any
+ * check (Go's FD.Read).
+ */
+static ssize_t io_call(struct np_desc *pd, int mode, io_attempt_fn attempt,
+		       void *arg, struct io_buf *fused)
+{
+	ssize_t ret;
+
+	ret = io_lock(pd, mode);
+	if (ret < 0)
+		return ret;
+	if (fused && !fused->len && mode == NP_READ)
+		goto out;
+	if (fused && fused->len &&
+	    atomic_load_explicit(&pd->sock, memory_order_relaxed)) {
+		ret = io_fused(pd, mode, fused);
+		if (ret != -EOPNOTSUPP || fused->done)
+			goto out;
+		atomic_store(&pd->sock, false);
+	}
+	ret = io_loop(pd, mode, attempt, arg);
+out:
+	io_unlock(pd, mode);
+	return ret;
+}
 
 static ssize_t neg_errno(ssize_t n)
 {
@@ -179,27 +186,8 @@ static ssize_t read_attempt(int fd, void *arg)
 ssize_t np_read(np_desc *pd, void *buf, size_t len)
 {
 	struct io_buf b = { .buf = buf, .len = len };
-	ssize_t ret;
 
-	ret = io_lock(pd, NP_READ);
-	if (ret < 0)
-		return ret;
-	if (len == 0)
-		goto out;
-	if (atomic_load_explicit(&pd->sock, memory_order_relaxed)) {
-		struct np_dl_take t;
-
-		np__dl_take(pd, NP_READ, &t);
-		ret = io_fused(pd, NP_READ, buf, len, &t);
-		if (ret != -EOPNOTSUPP)
-			goto out;
-		/* Not a socket (the deadline change went in nonetheless). */
-		atomic_store(&pd->sock, false);
-	}
-	ret = io_loop(pd, NP_READ, read_attempt, &b);
-out:
-	io_unlock(pd, NP_READ);
-	return ret;
+	return io_call(pd, NP_READ, read_attempt, &b, &b);
 }
 
 /*
@@ -227,33 +215,11 @@ static ssize_t write_attempt(int fd, void *arg)
 ssize_t np_write(np_desc *pd, const void *buf, size_t len)
 {
 	struct io_buf b = { .buf = (void *)buf, .len = len };
-	ssize_t ret = 0, n;
+	ssize_t ret;
 
 	if (len > SSIZE_MAX)
 		return -EINVAL;
-	ret = io_lock(pd, NP_WRITE);
-	if (ret < 0)
-		return ret;
-	if (len && atomic_load_explicit(&pd->sock, memory_order_relaxed)) {
-		struct np_dl_take t;
-
-		np__dl_take(pd, NP_WRITE, &t);
-		while (ret == 0 && b.done < len) {
-			n = io_fused(pd, NP_WRITE, (const char *)buf + b.done,
-				     len - b.done, &t);
-			if (n > 0)
-				b.done += (size_t)n;
-			else
-				ret = n ? n : -EIO;
-		}
-		if (ret != -EOPNOTSUPP || b.done)
-			goto out;
-		/* Not a socket (the deadline change went in nonetheless). */
-		atomic_store(&pd->sock, false);
-	}
-	ret = io_loop(pd, NP_WRITE, write_attempt, &b);
-out:
-	io_unlock(pd, NP_WRITE);
+	ret = io_call(pd, NP_WRITE, write_attempt, &b, &b);
 	return b.done ? (ssize_t)b.done : ret;
 }
 
@@ -272,14 +238,8 @@ ssize_t np_recvfrom(np_desc *pd, void *buf, size_t len, int flags,
 		.buf = buf, .len = len, .flags = flags,
 		.addr = src, .alenp = srclen,
 	};
-	ssize_t ret;
 
-	ret = io_lock(pd, NP_READ);
-	if (ret < 0)
-		return ret;
-	ret = io_loop(pd, NP_READ, recvfrom_attempt, &b);
-	io_unlock(pd, NP_READ);
-	return ret;
+	return io_call(pd, NP_READ, recvfrom_attempt, &b, NULL);
 }
 
 static ssize_t sendto_attempt(int fd, void *arg)
@@ -297,14 +257,8 @@ ssize_t np_sendto(np_desc *pd, const void *buf, size_t len, int flags,
 		.buf = (void *)buf, .len = len, .flags = flags,
 		.addr = (void *)dst, .alen = dstlen,
 	};
-	ssize_t ret;
 
-	ret = io_lock(pd, NP_WRITE);
-	if (ret < 0)
-		return ret;
-	ret = io_loop(pd, NP_WRITE, sendto_attempt, &b);
-	io_unlock(pd, NP_WRITE);
-	return ret;
+	return io_call(pd, NP_WRITE, sendto_attempt, &b, NULL);
 }
 
 /*
@@ -325,14 +279,8 @@ static ssize_t accept_attempt(int fd, void *arg)
 int np_accept(np_desc *pd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	struct io_buf b = { .flags = flags, .addr = addr, .alenp = len };
-	int ret;
 
-	ret = io_lock(pd, NP_READ);
-	if (ret < 0)
-		return ret;
-	ret = (int)io_loop(pd, NP_READ, accept_attempt, &b);
-	io_unlock(pd, NP_READ);
-	return ret;
+	return (int)io_call(pd, NP_READ, accept_attempt, &b, NULL);
 }
 
 /* A connect and, once it is under way, the reading of its outcome. */
@@ -384,12 +332,6 @@ static ssize_t connect_attempt(int fd, void *arg)
 int np_connect(np_desc *pd, const struct sockaddr *addr, socklen_t len)
 {
 	struct io_connect c = { .addr = addr, .len = len };
-	int ret;
 
-	ret = io_lock(pd, NP_WRITE);
-	if (ret < 0)
-		return ret;
-	ret = (int)io_loop(pd, NP_WRITE, connect_attempt, &c);
-	io_unlock(pd, NP_WRITE);
-	return ret;
+	return (int)io_call(pd, NP_WRITE, connect_attempt, &c, NULL);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * libnpoll: pollers.  A poller is one open() of /dev/netpoll; it keeps
+ * libnpoll, the descriptor layer: pollers.  A poller is one open() of /dev/netpoll; it keeps
  * the list of its open descriptors so that np_poller_close can close
  * them, and a reference count so that the device fd outlives every
  * descriptor still in use.
@@ -12,43 +12,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <linux/futex.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
 #include "internal.h"
 
 #define NPOLL_DEVICE "/dev/netpoll"
-
-/* ioctl(2) returning -errno on failure instead of setting errno. */
-int np__ioctl(int fd, unsigned long cmd, void *arg)
-{
-	int ret = ioctl(fd, cmd, arg);
-
-	return ret < 0 ? -errno : ret;
-}
-
-/* Sleep while *@word is @val (or until a wake-up, maybe spurious). */
-void np__futex_wait(atomic_uint *word, unsigned int val)
-{
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-}
-
-/*
- * Wake every thread sleeping on @word.  A private futex wake hashes the
- * address and never reads it, so @word may already be freed.
- */
-void np__futex_wake(atomic_uint *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
 
 /* A reference for a call that may create a descriptor; false if closing. */
 bool np__poller_get(struct np_poller *p)
@@ -163,7 +136,7 @@ static void poller_stop_polls(struct np_poller *p)
 	unsigned int v;
 
 	while ((v = atomic_load(&p->polls)) != 0) {
-		np__ioctl(p->fd, NPOLL_IOC_BREAK, NULL);
+		np__sys_break(p->fd);
 		np__futex_wait(&p->polls, v);
 	}
 }
@@ -190,7 +163,7 @@ int np_stats(np_poller *p, struct np_stats *st)
 
 	if (!p || !st)
 		return -EINVAL;
-	ret = np__ioctl(p->fd, NPOLL_IOC_STATS, &s);
+	ret = np__sys_stats(p->fd, &s);
 	if (ret < 0)
 		return ret;
 	st->descs = s.descs;
@@ -221,22 +194,16 @@ static_assert(offsetof(struct np_event, result) ==
  */
 int np_poll(np_poller *p, struct np_event *ev, int max, int64_t timeout_ns)
 {
-	struct npoll_poll_args a;
 	int ret;
 
 	if (!p || !ev || max <= 0 || (unsigned int)max > NPOLL_POLL_MAX)
 		return -EINVAL;
-	a = (struct npoll_poll_args){
-		.events = (uintptr_t)ev,
-		.max = (__u32)max,
-		.timeout_ns = timeout_ns,
-	};
 	if (!np__poller_get(p))
 		return -EBADF;
 	atomic_fetch_add(&p->polls, 1);
 	ret = -EBADF;
 	if (!atomic_load(&p->closing))
-		ret = np__ioctl(p->fd, NPOLL_IOC_POLL, &a);
+		ret = np__sys_poll(p->fd, ev, max, timeout_ns);
 	if (ret == 0 && atomic_load(&p->closing))
 		ret = -EBADF;
 	atomic_fetch_sub(&p->polls, 1);
@@ -250,7 +217,7 @@ int np_break(np_poller *p)
 {
 	if (!p)
 		return -EINVAL;
-	return np__ioctl(p->fd, NPOLL_IOC_BREAK, NULL);
+	return np__sys_break(p->fd);
 }
 
 /*

@@ -807,21 +807,7 @@ static void expect_idle(struct __test_metadata *_metadata, int dev, long descs)
 	struct npoll_stats st;
 
 	ASSERT_EQ(0, raw_stats(dev, &st));
-	EXPECT_EQ(0, st.waiters);
-	EXPECT_EQ(0, st.armed);
-	EXPECT_EQ(0, st.events);
-	EXPECT_EQ(descs, (long)st.descs);
-}
-
-/* The descriptor cache back at @base; a logged note when not root. */
-static void expect_slab_base(struct __test_metadata *_metadata, long base)
-{
-	if (geteuid() != 0) {
-		TH_LOG("descriptor slab count not checked: /proc/slabinfo is root's");
-		return;
-	}
-	ASSERT_LE(0, base);
-	EXPECT_EQ(base, stress_slab_settle(base));
+	STRESS_EXPECT_IDLE(st, descs);
 }
 
 FIXTURE(srace) {
@@ -875,10 +861,7 @@ FIXTURE_SETUP(srace)
 	for (int i = 0; i < MAX_SLOTS; i++)
 		c->slot[i].fd = c->slot[i].peer = -1;
 	self->slab_base = stress_slab_descs();
-	c->dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	if (c->dev < 0 && errno == ENOENT)
-		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_LE(0, c->dev);
+	NPT_OPEN_DEV(c->dev);
 	c->kind = variant->kind;
 	c->nslots = variant->nslots;
 	c->arm_r = !variant->park;
@@ -969,7 +952,7 @@ TEST_F_TIMEOUT(srace, outcomes_match_actions, 1200)
 		c->slot[i].h = 0;
 	}
 	expect_idle(_metadata, c->dev, 0);
-	expect_slab_base(_metadata, self->slab_base);
+	stress_expect_slab_base(_metadata, self->slab_base);
 }
 
 /*
@@ -1128,10 +1111,7 @@ FIXTURE_SETUP(rel)
 	memset(c, 0, sizeof(*c));
 	c->dev = c->pw = -1;
 	self->slab_base = stress_slab_descs();
-	dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	if (dev < 0 && errno == ENOENT)
-		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_LE(0, dev);
+	NPT_OPEN_DEV(dev);
 	stress_pin(0);
 	/* Calibrate the spins against the cost of an ioctl. */
 	{
@@ -1253,7 +1233,7 @@ TEST_F_TIMEOUT(rel, poller_release_races_readiness_timers_and_ioctls, 1200)
 	}
 	stress_report("rel.poller_release_races_readiness_timers_and_ioctls",
 		      iters, t0);
-	expect_slab_base(_metadata, self->slab_base);
+	stress_expect_slab_base(_metadata, self->slab_base);
 }
 
 /*
@@ -1390,7 +1370,7 @@ TEST_F_TIMEOUT(rel, poller_release_at_exit_races_readiness, 1200)
 	TH_LOG("exited %ld, killed looping %ld, parked %ld, polling %ld",
 	       how_count[EXIT_SELF], how_count[EXIT_LOOPING],
 	       how_count[EXIT_PARKED], how_count[EXIT_POLLING]);
-	expect_slab_base(_metadata, self->slab_base);
+	stress_expect_slab_base(_metadata, self->slab_base);
 }
 
 TEST_HARNESS_MAIN

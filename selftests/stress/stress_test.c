@@ -68,14 +68,6 @@ FIXTURE_VARIANT(race) {
 FIXTURE_VARIANT_ADD(race, read) { .mode = NP_READ };
 FIXTURE_VARIANT_ADD(race, write) { .mode = NP_WRITE };
 
-static uint64_t xrnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static void spin_ns(int64_t ns)
 {
 	int64_t end = npoll_test_now() + ns;
@@ -124,7 +116,7 @@ static void *actor_fn(void *arg)
 		sem_wait(&self->go);
 		if (atomic_load(&self->quit))
 			break;
-		r = xrnd(&self->seed);
+		r = stress_rnd(&self->seed);
 		/* Sometimes act at once, sometimes once the waiter parked. */
 		if (r & 1)
 			spin_ns((r >> 1) % 100000);
@@ -229,21 +221,7 @@ static void expect_idle(struct __test_metadata *_metadata, np_poller *p,
 	struct np_stats st;
 
 	ASSERT_EQ(0, np_stats(p, &st));
-	EXPECT_EQ(0, st.waiters);
-	EXPECT_EQ(0, st.armed);
-	EXPECT_EQ(0, st.events);
-	EXPECT_EQ(descs, (long)st.descs);
-}
-
-/* The descriptor cache back at @base; a logged note when not root. */
-static void expect_slab_base(struct __test_metadata *_metadata, long base)
-{
-	if (geteuid() != 0) {
-		TH_LOG("descriptor slab count not checked: /proc/slabinfo is root's");
-		return;
-	}
-	ASSERT_LE(0, base);
-	EXPECT_EQ(base, stress_slab_settle(base));
+	STRESS_EXPECT_IDLE(st, descs);
 }
 
 /* End of a race fixture test: figures, idle poller, all descriptors freed. */
@@ -258,7 +236,7 @@ static void race_done(struct __test_metadata *_metadata,
 	expect_idle(_metadata, self->p, 1);
 	np_poller_close(self->p);
 	self->p = NULL;
-	expect_slab_base(_metadata, self->slab_base);
+	stress_expect_slab_base(_metadata, self->slab_base);
 }
 
 /*
@@ -275,14 +253,14 @@ TEST_F_TIMEOUT(race, wait_vs_ready_deadline_setdeadline_unblock, 900)
 	int r;
 
 	for (i = 0; i < iters; i++) {
-		enum scen s = (enum scen)(xrnd(&seed) % S_NR);
+		enum scen s = (enum scen)(stress_rnd(&seed) % S_NR);
 
 		ASSERT_EQ(NP_OK, make_idle(self));
 		self->scen = s;
 		if (s == S_OWN_DEADLINE || s == S_READY_VS_DEADLINE ||
 		    s == S_EXTEND || s == S_CLEAR)
 			ASSERT_EQ(0, np_set_deadline(self->pd,
-						     1 + xrnd(&seed) % 300000,
+						     1 + stress_rnd(&seed) % 300000,
 						     self->mode));
 		sem_post(&self->go);
 		r = np_wait(self->pd, self->mode);
@@ -355,7 +333,7 @@ TEST_F_TIMEOUT(parked, unblock_vs_both_waiters, 900)
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	ASSERT_LT(0, npt_fill(sv[0]));
 	for (i = 0; i < iters; i++) {
-		uint64_t x = xrnd(&seed);
+		uint64_t x = stress_rnd(&seed);
 		bool fed = x & 2;
 
 		ASSERT_EQ(0, np_open(p, sv[0], i, &pd));
@@ -385,7 +363,7 @@ TEST_F_TIMEOUT(parked, unblock_vs_both_waiters, 900)
 	close(sv[0]);
 	close(sv[1]);
 	np_poller_close(p);
-	expect_slab_base(_metadata, slab_base);
+	stress_expect_slab_base(_metadata, slab_base);
 }
 
 /*
@@ -393,22 +371,6 @@ TEST_F_TIMEOUT(parked, unblock_vs_both_waiters, 900)
  * NPOLL_ERR_CLOSING (close came after it started) or -EBADF (the
  * handle was already dead), never a hang and never readiness.
  */
-struct raw_waiter {
-	pthread_t th;
-	int dev;
-	uint64_t h;
-	int result;
-};
-
-static void *raw_waiter_fn(void *arg)
-{
-	struct raw_waiter *w = arg;
-
-	w->result = npt_raw_wait(w->dev, NPOLL_IOC_WAIT, w->h,
-				 NPOLL_MODE_READ, 0);
-	return NULL;
-}
-
 TEST_F_TIMEOUT(parked, raw_close_vs_wait, 900)
 {
 	long iters = stress_iters(1000, 250), i, bad = 0, closing = 0, ebadf = 0;
@@ -416,30 +378,26 @@ TEST_F_TIMEOUT(parked, raw_close_vs_wait, 900)
 	uint64_t seed = 0x5eed;
 	int64_t t0 = npoll_test_now();
 	struct npoll_stats st;
-	struct raw_waiter w;
+	struct npt_raw_waiter w;
+	uint64_t h;
 	int dev, efd;
 
-	dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	if (dev < 0 && errno == ENOENT)
-		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_LE(0, dev);
+	NPT_OPEN_DEV(dev);
 	efd = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
 	for (i = 0; i < iters; i++) {
-		uint64_t x = xrnd(&seed);
+		uint64_t x = stress_rnd(&seed);
 
-		memset(&w, 0, sizeof(w));
-		w.dev = dev;
-		ASSERT_EQ(0, npt_raw_open(dev, efd, i, &w.h));
+		ASSERT_EQ(0, npt_raw_open(dev, efd, i, &h));
 		if (x & 1) {
 			/* A deadline timer armed too: its callback must find nothing. */
-			ASSERT_EQ(0, npt_raw_deadline(dev, w.h, 1 + (x >> 8) % 100000,
+			ASSERT_EQ(0, npt_raw_deadline(dev, h, 1 + (x >> 8) % 100000,
 						      NPOLL_MODE_WRITE, 0));
 		}
-		ASSERT_EQ(0, pthread_create(&w.th, NULL, raw_waiter_fn, &w));
+		ASSERT_EQ(0, npt_raw_waiter_start(&w, dev, h, NPOLL_MODE_READ));
 		if (x & 2)
 			spin_ns((x >> 16) % 200000);
-		ASSERT_EQ(0, npt_raw_handle(dev, NPOLL_IOC_CLOSE, w.h));
+		ASSERT_EQ(0, npt_raw_handle(dev, NPOLL_IOC_CLOSE, h));
 		pthread_join(w.th, NULL);
 		if (w.result == NPOLL_ERR_CLOSING)
 			closing++;
@@ -452,13 +410,10 @@ TEST_F_TIMEOUT(parked, raw_close_vs_wait, 900)
 	stress_report("parked.raw_close_vs_wait", iters, t0);
 	TH_LOG("%ld closing, %ld stale", closing, ebadf);
 	ASSERT_EQ(0, npt_ioctl(dev, NPOLL_IOC_STATS, &st));
-	EXPECT_EQ(0, st.waiters);
-	EXPECT_EQ(0, st.armed);
-	EXPECT_EQ(0, st.events);
-	EXPECT_EQ(0, st.descs);
+	STRESS_EXPECT_IDLE(st, 0);
 	close(efd);
 	close(dev);
-	expect_slab_base(_metadata, slab_base);
+	stress_expect_slab_base(_metadata, slab_base);
 }
 
 /*
