@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -43,6 +45,18 @@ static inline long npoll_test_iters(long base)
 	if (pct <= 0)
 		pct = 100;
 	return base * pct / 100 > 0 ? base * pct / 100 : 1;
+}
+
+/*
+ * A guest kernel built with the sanitizers (vm-run's NPOLL_KERNEL_KIND
+ * "built": debug, debug-rt, kcsan), where every system call costs an
+ * order of magnitude more.
+ */
+static inline bool npoll_test_sanitized(void)
+{
+	const char *kind = getenv("NPOLL_KERNEL_KIND");
+
+	return kind && !strcmp(kind, "built");
 }
 
 #endif

@@ -38,10 +38,9 @@
  */
 static inline long stress_iters(long base, long debug_base)
 {
-	const char *kind = getenv("NPOLL_KERNEL_KIND");
 	long n;
 
-	if (kind && !strcmp(kind, "built"))
+	if (npoll_test_sanitized())
 		base = debug_base;
 	n = npoll_test_iters(base);
 
