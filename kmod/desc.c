@@ -57,9 +57,11 @@ int npoll_desc_cache_init(void)
 	 * Kernel memory per descriptor (Documentation/performance.rst): the
 	 * slab object (plus SLUB's free pointer, outside the object for a
 	 * SLAB_TYPESAFE_BY_RCU cache) must stay at most 240 bytes, 17
-	 * objects per 4 KiB slab.  Lock debugging makes spinlock_t larger.
+	 * objects per 4 KiB slab.  Lock debugging makes spinlock_t larger,
+	 * and on PREEMPT_RT it is an rt_mutex.
 	 */
-#if !defined(CONFIG_DEBUG_SPINLOCK) && !defined(CONFIG_DEBUG_LOCK_ALLOC)
+#if !defined(CONFIG_DEBUG_SPINLOCK) && !defined(CONFIG_DEBUG_LOCK_ALLOC) && \
+	!defined(CONFIG_PREEMPT_RT)
 	BUILD_BUG_ON(sizeof(struct npoll_desc) > 224);
 	BUILD_BUG_ON(offsetof(struct npoll_desc, mref) !=
 		     offsetof(struct npoll_desc, lock) + sizeof(spinlock_t));
