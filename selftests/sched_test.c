@@ -17,6 +17,7 @@
 
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
+#include "stress.h"
 
 /* Harvest with a bounded wait; the number of events or -errno. */
 static int poll_ms(np_poller *p, struct np_event *ev, int max, int ms)
@@ -968,7 +969,8 @@ static int raw_poll(int dev, struct npoll_event *ev, int max, int64_t to)
 
 TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 {
-	long rounds = npoll_test_iters(1500);
+	/* A race loop: the stress tests' sizing (an eighth unprivileged). */
+	long rounds = stress_iters(1500, 1500);
 	long res[4] = { 0 };
 	pthread_barrier_t go;
 	struct npoll_event ev[4];
@@ -1066,7 +1068,7 @@ static void *arm_fn(void *arg)
 
 TEST_F_TIMEOUT(big, arm_races_close, 600)
 {
-	long rounds = npoll_test_iters(1500), pending = 0, closing = 0;
+	long rounds = stress_iters(1500, 1500), pending = 0, closing = 0;
 	pthread_barrier_t go;
 	struct np_event ev[2];
 	np_poller *p;
