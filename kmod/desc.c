@@ -53,6 +53,19 @@ static struct kmem_cache *npoll_desc_cachep;
  */
 int npoll_desc_cache_init(void)
 {
+	/*
+	 * Kernel memory per descriptor (Documentation/performance.rst): the
+	 * slab object (plus SLUB's free pointer, outside the object for a
+	 * SLAB_TYPESAFE_BY_RCU cache) must stay at most 240 bytes, 17
+	 * objects per 4 KiB slab.  Lock debugging makes spinlock_t larger,
+	 * and on PREEMPT_RT it is an rt_mutex.
+	 */
+#if !defined(CONFIG_DEBUG_SPINLOCK) && !defined(CONFIG_DEBUG_LOCK_ALLOC) && \
+	!defined(CONFIG_PREEMPT_RT)
+	BUILD_BUG_ON(sizeof(struct npoll_desc) > 224);
+	BUILD_BUG_ON(offsetof(struct npoll_desc, mref) !=
+		     offsetof(struct npoll_desc, lock) + sizeof(spinlock_t));
+#endif
 	npoll_desc_cachep =
 		kmem_cache_create("npoll_desc", sizeof(struct npoll_desc), 0,
 				  SLAB_TYPESAFE_BY_RCU | SLAB_ACCOUNT, NULL);
@@ -75,7 +88,8 @@ void npoll_desc_cache_exit(void)
  * @file: the file to register; the descriptor takes over this reference
  * @user: user cookie
  *
- * The new descriptor holds one reference: the table's once published.
+ * The new descriptor holds one user reference (the table's once
+ * published), which owns @file, and the memory reference of its users.
  *
  * Context: process, may sleep.
  * Return: the descriptor or NULL.
@@ -109,41 +123,57 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
 	d->wseq = 0;
 	npoll_deadline_init(d);
 	memset(&d->hook, 0, sizeof(d->hook));
-	d->ev[0].mode = NPOLL_MODE_READ;
-	d->ev[1].mode = NPOLL_MODE_WRITE;
+	refcount_set(&d->mref, 1);
 	/* Pairs with smp_rmb() in npoll_desc_get(). */
 	smp_wmb();
 	refcount_set(&d->ref, 1);
 	return d;
 }
 
-static void npoll_desc_free(struct npoll_desc *d)
+/**
+ * npoll_desc_mput() - drop a memory reference
+ * @d: descriptor
+ *
+ * The last one frees the object.  By then the users are gone (the file
+ * is released), the hooks are off the file's queues and the timer is
+ * cancelled (npoll_desc_teardown(), on every path, the failed
+ * registration's too); the free cancels a timer found queued all the
+ * same, with a warning: freeing the object would otherwise leave a
+ * queued hrtimer in reusable memory.
+ *
+ * Context: process; not under @d->lock (may wait for the timer callback).
+ */
+void npoll_desc_mput(struct npoll_desc *d)
 {
-	/*
-	 * The teardown cancelled the timer and CLOSING keeps it off, so it
-	 * cannot be queued here; if it were, freeing the object would leave
-	 * a queued hrtimer in reusable memory.
-	 */
+	if (!refcount_dec_and_test(&d->mref))
+		return;
 	WARN_ON_ONCE(hrtimer_cancel(&d->timer));
-	fput(d->file);
 	kmem_cache_free(npoll_desc_cachep, d);
 }
 
 /**
- * npoll_desc_put() - drop a reference
+ * npoll_desc_put() - drop a user reference
  * @d: descriptor
  *
- * The last reference releases the file and frees the object.  By then
- * the hooks are off the file's queues and the timer is cancelled
- * (npoll_desc_teardown(), on every path, the failed registration's too);
- * the free cancels a timer found queued all the same, with a warning.
+ * The last user (the table's reference or the last ioctl in flight,
+ * whichever goes last) releases the file at once, even while events of
+ * the descriptor wait to be harvested: those own the memory only.  Then
+ * it drops the users' memory reference.
  *
- * Context: process; not under @d->lock (may wait for the timer callback).
+ * Context: process; not under @d->lock.
  */
 void npoll_desc_put(struct npoll_desc *d)
 {
-	if (refcount_dec_and_test(&d->ref))
-		npoll_desc_free(d);
+	struct file *file;
+
+	if (!refcount_dec_and_test(&d->ref))
+		return;
+	/* Only a torn-down descriptor loses its last user. */
+	WARN_ON_ONCE(!(atomic_read(&d->info) & NPOLL_INFO_DETACHED));
+	file = d->file;
+	d->file = NULL;
+	fput(file);
+	npoll_desc_mput(d);
 }
 
 /**
@@ -248,8 +278,8 @@ void npoll_desc_detach(struct npoll_desc *d)
  *
  * Unblocks it, takes its entries off the file's wait queues and cancels
  * its timer.  After this no callback can run on @d; the references of
- * ioctls still in flight and of queued events keep the memory until
- * they are gone.  Events not yet harvested become NPOLL_ERR_CLOSING.
+ * ioctls still in flight keep the file and the memory, queued events
+ * the memory only.  Events not yet harvested become NPOLL_ERR_CLOSING.
  *
  * Context: process, may sleep.
  */

@@ -11,10 +11,14 @@
  *
  * Duplicates: the entry is added under the queue's lock after a walk of
  * the queue for an entry of the same poller, as the file's own list of
- * watchers.  Registrations of one poller are serialized by its mutex,
- * and a descriptor being closed is marked DETACHED under that mutex
- * before it leaves the poller's table, so the walk finds exactly the
- * live registrations: no per-poller hash of files is needed.
+ * watchers.  Walk and insertion are one critical section of the queue's
+ * lock, so concurrent registrations of one file (which run without the
+ * poller's mutex) see each other, and a descriptor being closed is
+ * marked DETACHED before its close returns, so the walk finds exactly
+ * the live registrations: no per-poller hash of files is needed.  The
+ * walk runs with interrupts off, so it is bounded: a queue with more than
+ * NPOLL_DUP_SCAN entries ahead of the point where the walk would end is
+ * refused with -EBUSY rather than walked.
  *
  * POLLFREE: a queue that is about to be freed while still in use
  * (signalfd's sighand, binder) is woken with POLLFREE.  The callback then
@@ -34,6 +38,9 @@
 
 #include "npoll.h"
 #include "sem.h"
+
+/* Most wait-queue entries the duplicate check walks with interrupts off. */
+#define NPOLL_DUP_SCAN 512
 
 struct npoll_ptqueue {
 	poll_table pt;
@@ -62,15 +69,19 @@ static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode, int sync,
 
 /*
  * Is @d's file registered with @d's poller on @whead already (a live
- * descriptor)?  Called with the queue's lock.
+ * descriptor)?  0 no; -EEXIST yes; -EBUSY the queue is longer than the
+ * walk may be.  Called with the queue's lock.
  */
-static bool npoll_queue_has_desc(wait_queue_head_t *whead, struct npoll_desc *d)
+static int npoll_queue_has_desc(wait_queue_head_t *whead, struct npoll_desc *d)
 {
+	unsigned int walked = 0;
 	wait_queue_entry_t *w;
 	struct npoll_desc *o;
 
 	lockdep_assert_held(&whead->lock);
 	list_for_each_entry(w, &whead->head, entry) {
+		if (++walked > NPOLL_DUP_SCAN)
+			return -EBUSY;
 		if (w->func != npoll_wake_fn)
 			continue;
 		o = w->private;
@@ -80,9 +91,9 @@ static bool npoll_queue_has_desc(wait_queue_head_t *whead, struct npoll_desc *d)
 		 */
 		if (o->poller == d->poller && o->file == d->file &&
 		    !(atomic_read(&o->info) & NPOLL_INFO_DETACHED))
-			return true;
+			return -EEXIST;
 	}
-	return false;
+	return 0;
 }
 
 static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
@@ -92,6 +103,7 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 	struct npoll_desc *d = q->desc;
 	struct npoll_hook *hook;
 	unsigned long flags;
+	int err;
 
 	if (q->error)
 		return;
@@ -125,10 +137,11 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 	hook->wait.private = d;
 
 	spin_lock_irqsave(&whead->lock, flags);
-	if (npoll_queue_has_desc(whead, d)) {
+	err = npoll_queue_has_desc(whead, d);
+	if (err) {
 		spin_unlock_irqrestore(&whead->lock, flags);
 		/* A second entry is removed (and freed) by unregister. */
-		q->error = -EEXIST;
+		q->error = err;
 		return;
 	}
 	hook->whead = whead;
@@ -146,7 +159,8 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
  * Context: process, may sleep (the file's poll method).
  * Return: 0; -EPERM if the file uses no wait-queue head or more than
  * npoll supports; -EEXIST the file is registered with this poller already;
- * -ENOMEM.  Nothing stays hooked on failure.
+ * -EBUSY a queue has more than NPOLL_DUP_SCAN entries; -ENOMEM.  Nothing
+ * stays hooked on failure.
  */
 int npoll_hook_register(struct npoll_desc *d)
 {

@@ -48,6 +48,12 @@ static int npoll_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+static int npoll_flush(struct file *file, fl_owner_t id)
+{
+	npoll_poller_flush(file->private_data, file);
+	return 0;
+}
+
 static int npoll_release(struct inode *inode, struct file *file)
 {
 	npoll_poller_free(file->private_data);
@@ -273,6 +279,7 @@ static long npoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 static const struct file_operations npoll_fops = {
 	.owner = THIS_MODULE,
 	.open = npoll_open,
+	.flush = npoll_flush,
 	.release = npoll_release,
 	.unlocked_ioctl = npoll_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

@@ -45,33 +45,26 @@ struct npoll_hook {
 };
 
 /**
- * struct npoll_evlink - a mode's place on the poller's ready list
- * @node: link; on the list from the firing of an armed mode to its
- *        harvest, never twice (the mode's word stays FIRED meanwhile)
- * @mode: NPOLL_MODE_READ or NPOLL_MODE_WRITE
- */
-struct npoll_evlink {
-	struct llist_node node;
-	u32 mode;
-};
-
-/**
  * struct npoll_desc - the kernel pollDesc, one per registered file
  * @rg:     read semaphore word (kmod/sem.h)
  * @wg:     write semaphore word
  * @info:   error summary, NPOLL_INFO_* bits; the closing and expired
  *          bits change only under @lock, the event-error bit at any time
- * @ref:    references: the poller's table holds one, every ioctl in
- *          flight on the descriptor holds one
+ * @ref:    users: the poller's table holds one, every ioctl in flight on
+ *          the descriptor holds one.  Together they own @file: the last
+ *          of them releases it (npoll_desc_put()).
  * @handle: generation << 32 | (table index + 1); set before the
  *          registration, resolvable once the table holds the descriptor,
  *          then constant while @ref > 0
  * @poller: owner; constant while @ref > 0
- * @file:   the registered file, pinned until the descriptor is freed
+ * @file:   the registered file, pinned until @ref reaches 0 (then NULL)
  * @user:   user cookie
  * @lock:   protects @rd, @wd, @rseq, @wseq, the arming of @timer and the
  *          closing and expired bits of @info.  Taken from the timer's
  *          hard-irq callback, so always with interrupts disabled.
+ * @mref:   memory: one for all users together (dropped when @ref reaches
+ *          0) and one for every queued event.  The last one frees the
+ *          object; none of them owns @file.
  * @rseq:   sequence of the last ordered read deadline change (64 bits,
  *          or a 32-bit one of the first ABI layout zero-extended)
  * @wseq:   sequence of the last ordered write deadline change
@@ -81,8 +74,9 @@ struct npoll_evlink {
  * @hook:   entry on the file's (first) wait queue
  *          (a second entry, for the rare file with two queues, lives in
  *          the poller's @hooks2: NPOLL_INFO_HOOK2)
- * @ev:     ready-list links of the read and the write mode; a queued
- *          link holds a reference
+ * @ev:     ready-list links of the read and the write mode, on the
+ *          poller's list of that mode (so a link needs no mode field); a
+ *          queued link holds a memory reference (@mref)
  *
  * Objects come from a SLAB_TYPESAFE_BY_RCU cache: a pointer found under
  * RCU may name a freed and reused descriptor, so lookups take a
@@ -100,13 +94,15 @@ struct npoll_desc {
 	u64 user;
 	/* Deadlines, timer arming, closing and expired bits of @info. */
 	spinlock_t lock;
+	/* Fills the padding after @lock on kernels without lock debugging. */
+	refcount_t mref;
 	u64 rseq;
 	u64 wseq;
 	s64 rd;
 	s64 wd;
 	struct hrtimer timer;
 	struct npoll_hook hook;
-	struct npoll_evlink ev[2];
+	struct llist_node ev[2];
 };
 
 /**
@@ -123,15 +119,19 @@ struct npoll_desc {
  * @next_gen:   generation of the last handle issued
  * @ndescs:     descriptors in the table
  * @nwaiters:   threads parked in waits
- * @ev_lock:    held by a harvester from reading an event to its delivery;
- *              protects @ev_out.  Taken after @lock, never before.
- * @ev_in:      the ready list: wakers push fired modes here, lock-free
- * @ev_out:     events taken off @ev_in in arrival order, not yet
+ * @ev_lock:    held by a harvester while it takes events off the lists
+ *              and while it puts back the ones it could not copy (never
+ *              across the copy); protects @ev_out.  Taken after @lock,
+ *              never before.
+ * @ev_in:      the ready lists, one per mode (index mode - 1): wakers
+ *              push fired modes here, lock-free
+ * @ev_out:     per mode, events taken off @ev_in in arrival order, not yet
  *              delivered (a harvest may take fewer than there are)
  * @ev_wait:    harvesters blocked in NPOLL_IOC_POLL
  * @brk:        a break is pending (NPOLL_IOC_BREAK)
  * @narmed:     armed modes whose outcome is not decided
  * @nevents:    decided outcomes not yet delivered
+ * @nunix:      descriptors of AF_UNIX sockets (npoll_poller_flush())
  */
 struct npoll_poller {
 	/* Registration and deregistration; the table's contents. */
@@ -141,14 +141,15 @@ struct npoll_poller {
 	u32 next_gen;
 	atomic_t ndescs;
 	atomic_t nwaiters;
-	/* Held by a harvest from reading an event to its delivery. */
+	/* Taking events off the lists, putting back what a copy missed. */
 	struct mutex ev_lock;
-	struct llist_head ev_in;
-	struct llist_node *ev_out;
+	struct llist_head ev_in[2];
+	struct llist_node *ev_out[2];
 	wait_queue_head_t ev_wait;
 	atomic_t brk;
 	atomic_t narmed;
 	atomic_t nevents;
+	atomic_t nunix;
 };
 
 extern unsigned int npoll_max_descs;
@@ -159,6 +160,7 @@ bool npoll_is_poller_file(struct file *file);
 /* poller.c */
 struct npoll_poller *npoll_poller_alloc(void);
 void npoll_poller_free(struct npoll_poller *p);
+void npoll_poller_flush(struct npoll_poller *p, struct file *file);
 int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 			   u64 *handle);
 int npoll_poller_close_desc(struct npoll_poller *p, u64 handle);
@@ -171,6 +173,7 @@ void npoll_desc_cache_exit(void);
 struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
 				    u64 user);
 void npoll_desc_put(struct npoll_desc *d);
+void npoll_desc_mput(struct npoll_desc *d);
 void npoll_desc_teardown(struct npoll_desc *d);
 void npoll_desc_unblock(struct npoll_desc *d);
 void npoll_desc_detach(struct npoll_desc *d);

@@ -14,12 +14,19 @@
  */
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/net.h>
 #include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
+#include <net/af_unix.h>
+#include <net/scm.h>
+#include <net/sock.h>
 
 #include "npoll.h"
 #include "npoll_trace.h"
+#include "sem.h"
 
 /* The table slot a handle names; its low half is slot + 1. */
 static unsigned long npoll_handle_slot(u64 handle)
@@ -71,6 +78,8 @@ static void __npoll_poller_remove(struct npoll_poller *p, struct npoll_desc *d)
 	/* A NULL store into an allocating xarray keeps the index reserved. */
 	xa_store(&p->descs, npoll_desc_slot(d), NULL, GFP_KERNEL_ACCOUNT);
 	atomic_dec(&p->ndescs);
+	if (atomic_read(&d->info) & NPOLL_INFO_UNIX)
+		atomic_dec(&p->nunix);
 	/* Before a registration of the same file can look for it. */
 	npoll_desc_detach(d);
 }
@@ -116,6 +125,101 @@ void npoll_poller_free(struct npoll_poller *p)
 	kfree(p);
 }
 
+/* Is @file an AF_UNIX socket (whose queue may carry files)? */
+static bool npoll_file_is_unix(struct file *file)
+{
+	struct socket *sock = sock_from_file(file);
+
+	return sock && sock->ops && sock->ops->family == PF_UNIX;
+}
+
+/*
+ * Descriptors one poller may hold for the caller: max_descs, and as for
+ * io_uring's registered files the caller's RLIMIT_NOFILE, since every
+ * descriptor pins a file that may have no fd any more.
+ */
+static unsigned long npoll_desc_limit(void)
+{
+	return min_t(unsigned long, READ_ONCE(npoll_max_descs),
+		     rlimit(RLIMIT_NOFILE));
+}
+
+/*
+ * References to @pf in the messages queued on the AF_UNIX socket of @d
+ * (SCM_RIGHTS).  A listener's embryos and their queues are not looked
+ * at.
+ */
+static long npoll_unix_queue_refs(struct npoll_desc *d, struct file *pf)
+{
+	struct sock *sk = sock_from_file(d->file)->sk;
+	struct scm_fp_list *fp;
+	struct sk_buff *skb;
+	unsigned long flags;
+	long n = 0;
+	int i;
+
+	spin_lock_irqsave(&sk->sk_receive_queue.lock, flags);
+	skb_queue_walk(&sk->sk_receive_queue, skb)
+	{
+		fp = UNIXCB(skb).fp;
+		for (i = 0; fp && i < fp->count; i++)
+			n += fp->fp[i] == pf;
+	}
+	spin_unlock_irqrestore(&sk->sk_receive_queue.lock, flags);
+	return n;
+}
+
+/**
+ * npoll_poller_flush() - an fd of the poller is being closed
+ * @p: poller
+ * @file: its file
+ *
+ * Breaks the reference cycle of a poller whose file was sent with
+ * SCM_RIGHTS into the queue of an AF_UNIX socket registered in it: the
+ * message pins the poller, the poller pins the socket, and the kernel's
+ * unix garbage collector sees only sockets.  If, apart from the fd being
+ * closed, every reference to the poller's file is in a message queued on
+ * one of its own AF_UNIX sockets, nothing outside can reach the poller
+ * but through those queues: their descriptors are closed, so the
+ * sockets (and with them their queues and the poller) go when their
+ * last fd does.  Documentation/design.rst ("Pinned files") lists what
+ * this cannot see.
+ *
+ * Context: process (close(2)), may sleep.
+ */
+void npoll_poller_flush(struct npoll_poller *p, struct file *file)
+{
+	long count, found = 0;
+	struct npoll_desc *d;
+	unsigned long index;
+
+	if (!atomic_read(&p->nunix))
+		return;
+	/* The fd being closed holds one; with no other, release follows. */
+	count = file_count(file);
+	if (count <= 1)
+		return;
+	mutex_lock(&p->lock);
+	xa_for_each(&p->descs, index, d) {
+		if (atomic_read(&d->info) & NPOLL_INFO_UNIX)
+			found += npoll_unix_queue_refs(d, file);
+	}
+	if (!found || found + 1 < count)
+		goto out;
+	xa_for_each(&p->descs, index, d) {
+		if (!(atomic_read(&d->info) & NPOLL_INFO_UNIX) ||
+		    !npoll_unix_queue_refs(d, file))
+			continue;
+		__npoll_poller_remove(p, d);
+		trace_npoll_close(d);
+		npoll_desc_teardown(d);
+		npoll_poller_release_slot(p, index);
+		npoll_desc_put(d);
+	}
+out:
+	mutex_unlock(&p->lock);
+}
+
 /**
  * npoll_poller_open_desc() - register a file (NPOLL_IOC_OPEN)
  * @p: poller
@@ -123,10 +227,18 @@ void npoll_poller_free(struct npoll_poller *p)
  * @user: cookie
  * @handle: out: the new handle
  *
+ * The file's poll method runs without @p->lock: a slow one (a FUSE
+ * file's) delays only this registration, not the poller's other opens
+ * and closes.  The slot is reserved and counted first, so the limits
+ * hold for registrations in progress too.
+ *
  * Context: process, may sleep.
  * Return: 0; -EBADF @fd is not open; -EPERM the file cannot be polled;
  * -EINVAL the file is a poller; -EEXIST already registered here;
- * -EMFILE the poller is full (module parameter max_descs); -ENOMEM.
+ * -EBUSY the file's wait queue is too crowded to check for that
+ * (NPOLL_DUP_SCAN entries); -EMFILE the poller holds as many
+ * descriptors as the caller's RLIMIT_NOFILE or the module parameter
+ * max_descs allows; -ENOMEM.
  */
 int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 			   u64 *handle)
@@ -154,7 +266,7 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	}
 
 	mutex_lock(&p->lock);
-	if (atomic_read(&p->ndescs) >= READ_ONCE(npoll_max_descs)) {
+	if (atomic_read(&p->ndescs) >= npoll_desc_limit()) {
 		ret = -EMFILE;
 		goto out_unlock;
 	}
@@ -176,7 +288,13 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	if (!gen)
 		gen = ++p->next_gen;
 	WRITE_ONCE(d->handle, (u64)gen << 32 | (index + 1));
+	atomic_inc(&p->ndescs);
+	mutex_unlock(&p->lock);
 
+	/*
+	 * Duplicates need no lock of ours: the check and the insertion are
+	 * done under the file's wait-queue lock (kmod/hook.c).
+	 */
 	ret = npoll_hook_register(d);
 	if (ret)
 		goto out_teardown;
@@ -185,14 +303,18 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 	spin_lock(&file->f_lock);
 	file->f_flags |= O_NONBLOCK;
 	spin_unlock(&file->f_lock);
+	if (npoll_file_is_unix(file))
+		atomic_or(NPOLL_INFO_UNIX, &d->info);
 	*handle = d->handle;
 	trace_npoll_open(d, fd);
 	/*
 	 * Publish last: from here on any thread holding the poller may
 	 * close the descriptor, so neither @d nor @file is touched after.
 	 */
+	mutex_lock(&p->lock);
+	if (atomic_read(&d->info) & NPOLL_INFO_UNIX)
+		atomic_inc(&p->nunix);
 	xa_store(&p->descs, index, d, GFP_KERNEL_ACCOUNT);
-	atomic_inc(&p->ndescs);
 	mutex_unlock(&p->lock);
 	return 0;
 
@@ -204,8 +326,14 @@ out_teardown:
 	 */
 	npoll_desc_teardown(d);
 	npoll_poller_release_slot(p, index);
+	atomic_dec(&p->ndescs);
+	npoll_desc_put(d);
+	return ret;
+
 out_unlock:
 	mutex_unlock(&p->lock);
+	/* Never registered: only its users' references go. */
+	atomic_or(NPOLL_INFO_CLOSING | NPOLL_INFO_DETACHED, &d->info);
 	npoll_desc_put(d);
 	return ret;
 

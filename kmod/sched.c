@@ -5,24 +5,39 @@
  * An armed mode (npoll_desc_arm()) has no thread behind it.  The waker
  * that decides its outcome - readiness, a deadline, unblock or close -
  * moves the mode's word from ARMED to FIRED(outcome) and pushes the
- * mode's link onto @ev_in with llist_add(): one cmpxchg, no lock, so it
- * may run in the deadline timer's callback or under a file's wait-queue
- * lock (readiness).  The queued link holds a reference to
- * the descriptor.
+ * mode's link onto the mode's list @ev_in[mode - 1] with llist_add():
+ * one cmpxchg, no lock, so it may run in the deadline timer's callback
+ * or under a file's wait-queue lock (readiness).  The queued link holds
+ * a memory reference to the descriptor, not its file: a closed
+ * descriptor's file is released at once even while its events wait.
  *
- * A harvester (NPOLL_IOC_POLL) takes the whole of @ev_in at once,
- * reverses it into arrival order onto @ev_out and delivers from there;
- * each event costs O(1) whatever the number of descriptors.  It holds
- * @ev_lock from reading an event's outcome until the word leaves FIRED,
- * and copies to user space in between: if the copy faults, the events
- * stay at the head of @ev_out and nothing is lost.
+ * A harvester (NPOLL_IOC_POLL) takes the whole of a mode's @ev_in at
+ * once, reverses it into arrival order onto @ev_out and delivers from
+ * there, taking from the two modes in turn; each event costs O(1)
+ * whatever the number of descriptors.  Under @ev_lock it takes a batch
+ * of at most NPOLL_POLL_BATCH events off @ev_out into a kernel buffer,
+ * reading their outcomes; it copies the buffer to user space without the
+ * lock, and only then moves the words out of FIRED.  While a batch is
+ * copied its words stay FIRED, so none of its modes can be armed or
+ * queued again; if the copy faults the batch goes back to the head of
+ * @ev_out under @ev_lock, in its order: nothing is lost or delivered
+ * twice, and a copy that sleeps on a page fault (userfaultfd) holds no
+ * lock anyone else needs.
+ *
+ * A timeout is decided when the timer fires.  Go's woken waiter checks
+ * the deadline again and parks once more if it has been moved; the
+ * harvest does the same when it takes a TIMEOUT event
+ * (npoll_event_recheck()): a deadline moved into the future since makes
+ * it no timeout, the mode is armed again (or delivers NPOLL_OK when
+ * readiness came meanwhile).
  *
  * Close: once a descriptor's hooks and timer are gone no outcome can be
  * decided for it any more; npoll_desc_close_events() then rewrites every
- * undelivered event of it to NPOLL_ERR_CLOSING under @ev_lock.  So after
- * np_close() has returned, no harvest can deliver another outcome of
- * that descriptor: one that read the outcome earlier has finished its
- * copy before the close could take @ev_lock.
+ * undelivered event of it to NPOLL_ERR_CLOSING under @ev_lock.  So a
+ * harvest that takes its events after np_close() has returned delivers
+ * only NPOLL_ERR_CLOSING for that descriptor; a harvest that took an
+ * event before (an np_poll() overlapping the close) delivers the outcome
+ * it took.
  *
  * Blocking: harvesters sleep on @ev_wait.  A waker whose push found
  * @ev_in empty wakes them (a harvester checks the lists after
@@ -46,11 +61,12 @@
 /* Events copied to user space per copy_to_user(). */
 #define NPOLL_POLL_BATCH 16
 
-static struct npoll_desc *npoll_evlink_desc(struct llist_node *node)
+/* The descriptor of a link on the list of @mode. */
+static struct npoll_desc *npoll_evlink_desc(struct llist_node *node, u32 mode)
 {
-	struct npoll_evlink *l = container_of(node, struct npoll_evlink, node);
-
-	return container_of(l, struct npoll_desc, ev[l->mode - 1]);
+	return mode == NPOLL_MODE_READ ?
+		       container_of(node, struct npoll_desc, ev[0]) :
+		       container_of(node, struct npoll_desc, ev[1]);
 }
 
 /**
@@ -60,8 +76,10 @@ static struct npoll_desc *npoll_evlink_desc(struct llist_node *node)
 void npoll_sched_init(struct npoll_poller *p)
 {
 	mutex_init(&p->ev_lock);
-	init_llist_head(&p->ev_in);
-	p->ev_out = NULL;
+	init_llist_head(&p->ev_in[0]);
+	init_llist_head(&p->ev_in[1]);
+	p->ev_out[0] = NULL;
+	p->ev_out[1] = NULL;
 	init_waitqueue_head(&p->ev_wait);
 	atomic_set(&p->brk, 0);
 	atomic_set(&p->narmed, 0);
@@ -77,17 +95,20 @@ void npoll_sched_init(struct npoll_poller *p)
 void npoll_sched_release(struct npoll_poller *p)
 {
 	struct llist_node *node, *next;
-	int pass;
+	int pass, m;
 
-	for (pass = 0; pass < 2; pass++) {
-		node = pass ? llist_del_all(&p->ev_in) : p->ev_out;
-		for (; node; node = next) {
-			next = node->next;
-			atomic_dec(&p->nevents);
-			npoll_desc_put(npoll_evlink_desc(node));
+	for (m = 0; m < 2; m++) {
+		for (pass = 0; pass < 2; pass++) {
+			node = pass ? llist_del_all(&p->ev_in[m]) :
+				      p->ev_out[m];
+			for (; node; node = next) {
+				next = node->next;
+				atomic_dec(&p->nevents);
+				npoll_desc_mput(npoll_evlink_desc(node, m + 1));
+			}
 		}
+		p->ev_out[m] = NULL;
 	}
-	p->ev_out = NULL;
 	mutex_destroy(&p->ev_lock);
 }
 
@@ -98,18 +119,19 @@ void npoll_sched_release(struct npoll_poller *p)
  *
  * Context: any a wake-up comes from (hard interrupt on a non-RT kernel;
  * on PREEMPT_RT wait-queue locks sleep, so no waker runs there), the
- * deadline timer's callback; @d is alive (hooked, timer armed or an
- * ioctl's reference), so taking a reference is safe.
+ * deadline timer's callback, a harvest re-arming a stale timeout; @d's
+ * memory is alive (hooked, timer armed, an ioctl's or a queued event's
+ * reference), so taking a memory reference is safe.
  */
 void npoll_event_queue(struct npoll_desc *d, u32 mode)
 {
 	struct npoll_poller *p = d->poller;
 
-	refcount_inc(&d->ref);
+	refcount_inc(&d->mref);
 	atomic_dec(&p->narmed);
 	atomic_inc(&p->nevents);
 	/* Full barrier; pairs with prepare_to_wait() in the harvester. */
-	if (llist_add(&d->ev[mode - 1].node, &p->ev_in) &&
+	if (llist_add(&d->ev[mode - 1], &p->ev_in[mode - 1]) &&
 	    wq_has_sleeper(&p->ev_wait))
 		wake_up(&p->ev_wait);
 }
@@ -136,7 +158,145 @@ void npoll_desc_close_events(struct npoll_desc *d)
 
 static bool npoll_events_pending(struct npoll_poller *p)
 {
-	return READ_ONCE(p->ev_out) || !llist_empty(&p->ev_in);
+	return READ_ONCE(p->ev_out[0]) || READ_ONCE(p->ev_out[1]) ||
+	       !llist_empty(&p->ev_in[0]) || !llist_empty(&p->ev_in[1]);
+}
+
+/*
+ * The outcome to deliver for the event of @mode just taken off the list,
+ * or -1 if it is no outcome any more: a TIMEOUT whose deadline has been
+ * moved since the timer decided it is checked again as Go's waiter does
+ * (netpollblock returns, netpollcheckerr finds no error, it parks
+ * again).  Then the mode is armed again and this event's memory
+ * reference is dropped; a later waker queues the next event.  Closing
+ * and an expired deadline end it as they end an arm; readiness that
+ * came meanwhile is delivered as NPOLL_OK.  Called with @ev_lock held,
+ * so no close rewrites the word meanwhile.
+ */
+static int npoll_event_recheck(struct npoll_poller *p, struct npoll_desc *d,
+			       u32 mode)
+{
+	unsigned long *sem = npoll_sem_of(d, mode);
+	int err = npoll_sem_fired_result(READ_ONCE(*sem));
+
+	lockdep_assert_held(&p->ev_lock);
+	if (err != NPOLL_ERR_TIMEOUT)
+		return err;
+	/* A deadline moved and already due again expires now. */
+	npoll_deadline_check(d, mode);
+	err = npoll_info_err(atomic_read(&d->info), mode);
+	if (err == NPOLL_ERR_CLOSING || err == NPOLL_ERR_TIMEOUT)
+		return err;
+	/* Counted first: a waker that takes ARMED uncounts it. */
+	atomic_inc(&p->narmed);
+	if (!npoll_sem_rearm(sem)) {
+		atomic_dec(&p->narmed);
+		return NPOLL_OK;
+	}
+	atomic_dec(&p->nevents);
+	/*
+	 * As npoll_desc_arm() after its commit: the timer is armed for the
+	 * new deadline (the setter saw no waiter while the word was FIRED),
+	 * and after the word's full barrier either this sees closing or an
+	 * expiry, or the unblocker sees ARMED and queues the event itself.
+	 */
+	npoll_deadline_prepare_wait(d);
+	err = npoll_info_err(atomic_read(&d->info), mode);
+	if (err == NPOLL_ERR_CLOSING || err == NPOLL_ERR_TIMEOUT) {
+		if (npoll_sem_unblock(sem, err) == NPOLL_SEM_ARMED)
+			npoll_event_queue(d, mode);
+	}
+	npoll_desc_mput(d);
+	return -1;
+}
+
+/* Make @ev_out[m] non-empty from @ev_in[m] if it can be; true if it is. */
+static bool npoll_events_refill(struct npoll_poller *p, int m)
+{
+	struct llist_node *node;
+
+	if (p->ev_out[m])
+		return true;
+	node = llist_del_all(&p->ev_in[m]);
+	if (!node)
+		return false;
+	WRITE_ONCE(p->ev_out[m], llist_reverse_order(node));
+	return true;
+}
+
+/* A batch of events taken off the lists, copied without @ev_lock. */
+struct npoll_batch {
+	struct npoll_event ev[NPOLL_POLL_BATCH];
+	struct llist_node *node[NPOLL_POLL_BATCH];
+	u8 mode[NPOLL_POLL_BATCH];
+	u32 n;
+};
+
+/*
+ * Take up to @room events off @ev_out, the two modes in turn, into @b.
+ * Their words stay FIRED until npoll_batch_commit().
+ */
+static void npoll_batch_take(struct npoll_poller *p, struct npoll_batch *b,
+			     u32 room)
+{
+	struct llist_node *node;
+	struct npoll_desc *d;
+	int m = 0, tries, r;
+
+	lockdep_assert_held(&p->ev_lock);
+	b->n = 0;
+	while (b->n < room) {
+		for (tries = 0; tries < 2 && !npoll_events_refill(p, m);
+		     tries++)
+			m ^= 1;
+		if (tries == 2)
+			break;
+		node = p->ev_out[m];
+		WRITE_ONCE(p->ev_out[m], node->next);
+		d = npoll_evlink_desc(node, m + 1);
+		r = npoll_event_recheck(p, d, m + 1);
+		if (r >= 0) {
+			b->node[b->n] = node;
+			b->mode[b->n] = m + 1;
+			b->ev[b->n].user = d->user;
+			b->ev[b->n].mode = m + 1;
+			b->ev[b->n].result = r;
+			b->n++;
+		}
+		m ^= 1;
+	}
+}
+
+/* A copy failed: put @b back at the head of @ev_out, in its order. */
+static void npoll_batch_put_back(struct npoll_poller *p, struct npoll_batch *b)
+{
+	struct llist_node *node;
+	int m;
+	u32 i;
+
+	lockdep_assert_held(&p->ev_lock);
+	for (i = b->n; i-- > 0;) {
+		m = b->mode[i] - 1;
+		node = b->node[i];
+		node->next = p->ev_out[m];
+		WRITE_ONCE(p->ev_out[m], node);
+	}
+}
+
+/* The batch reached user space: its words leave FIRED. */
+static void npoll_batch_commit(struct npoll_poller *p, struct npoll_batch *b)
+{
+	struct npoll_desc *d;
+	u32 i;
+
+	for (i = 0; i < b->n; i++) {
+		d = npoll_evlink_desc(b->node[i], b->mode[i]);
+		trace_npoll_harvest(d, b->mode[i], b->ev[i].result);
+		npoll_sem_harvest(npoll_sem_of(d, b->mode[i]));
+		atomic_dec(&p->nevents);
+		/* The link may be queued again from here on. */
+		npoll_desc_mput(d);
+	}
 }
 
 /*
@@ -146,56 +306,29 @@ static bool npoll_events_pending(struct npoll_poller *p)
 static int npoll_harvest(struct npoll_poller *p, struct npoll_event __user *uev,
 			 u32 max)
 {
-	struct npoll_event batch[NPOLL_POLL_BATCH];
-	struct llist_node *node, *nodes[NPOLL_POLL_BATCH];
-	struct npoll_evlink *l;
-	struct npoll_desc *d;
-	u32 done = 0, n, i;
-	unsigned long w;
+	struct npoll_batch b;
+	u32 done = 0;
 	int ret = 0;
-	bool more;
 
-	mutex_lock(&p->ev_lock);
 	while (done < max) {
-		if (!p->ev_out) {
-			node = llist_del_all(&p->ev_in);
-			if (!node)
-				break;
-			WRITE_ONCE(p->ev_out, llist_reverse_order(node));
-		}
-		/* Read a batch; the words stay FIRED until it is copied. */
-		n = 0;
-		for (node = p->ev_out;
-		     node && n < NPOLL_POLL_BATCH && done + n < max;
-		     node = node->next) {
-			l = container_of(node, struct npoll_evlink, node);
-			d = npoll_evlink_desc(node);
-			nodes[n] = node;
-			batch[n].user = d->user;
-			batch[n].mode = l->mode;
-			w = READ_ONCE(*npoll_sem_of(d, l->mode));
-			batch[n].result = npoll_sem_fired_result(w);
-			n++;
-		}
-		if (copy_to_user(uev + done, batch, n * sizeof(batch[0]))) {
+		mutex_lock(&p->ev_lock);
+		npoll_batch_take(p, &b,
+				 min_t(u32, max - done, NPOLL_POLL_BATCH));
+		mutex_unlock(&p->ev_lock);
+		if (!b.n)
+			break;
+		if (copy_to_user(uev + done, b.ev, b.n * sizeof(b.ev[0]))) {
+			mutex_lock(&p->ev_lock);
+			npoll_batch_put_back(p, &b);
+			mutex_unlock(&p->ev_lock);
 			ret = -EFAULT;
 			break;
 		}
-		WRITE_ONCE(p->ev_out, node);
-		for (i = 0; i < n; i++) {
-			d = npoll_evlink_desc(nodes[i]);
-			trace_npoll_harvest(d, batch[i].mode, batch[i].result);
-			npoll_sem_harvest(npoll_sem_of(d, batch[i].mode));
-			atomic_dec(&p->nevents);
-			/* The link may be queued again from here on. */
-			npoll_desc_put(d);
-		}
-		done += n;
+		npoll_batch_commit(p, &b);
+		done += b.n;
 	}
-	more = npoll_events_pending(p);
-	mutex_unlock(&p->ev_lock);
 	/* Left some behind: another blocked harvester may take them. */
-	if (more && done)
+	if (done && npoll_events_pending(p))
 		wake_up(&p->ev_wait);
 	return done ? done : ret;
 }

@@ -67,6 +67,8 @@
 #define NPOLL_INFO_DETACHED 0x10U
 /* Has a second wait-queue entry, kept in the poller's hooks2. */
 #define NPOLL_INFO_HOOK2 0x20U
+/* The file is an AF_UNIX socket (counted in the poller's nunix). */
+#define NPOLL_INFO_UNIX 0x40U
 
 /**
  * npoll_info_err() - the error that applies to a mode (netpollcheckerr)
@@ -310,6 +312,31 @@ static inline void npoll_sem_close_event(unsigned long *sem)
 		new = npoll_sem_fired(NPOLL_ERR_CLOSING) |
 		      (old & NPOLL_SEM_FIRED_READY);
 	} while (!try_cmpxchg(sem, &old, new));
+}
+
+/**
+ * npoll_sem_rearm() - a timeout found stale at its harvest
+ * @sem: the mode's word, FIRED(NPOLL_ERR_TIMEOUT[, R])
+ *
+ * The deadline that decided the event has since been moved: as Go's
+ * woken waiter re-checks and parks again, the mode goes back to ARMED,
+ * unless readiness came meanwhile, which becomes the outcome.
+ *
+ * Context: the harvester that dequeued the mode's event (no other path
+ * moves the word out of FIRED; readiness may set R concurrently).
+ * Return: true the word is ARMED again; false it is FIRED(NPOLL_OK),
+ * readiness consumed.
+ */
+static inline bool npoll_sem_rearm(unsigned long *sem)
+{
+	unsigned long old = READ_ONCE(*sem), new;
+
+	do {
+		new = (old & NPOLL_SEM_FIRED_READY) ?
+			      npoll_sem_fired(NPOLL_OK) :
+			      NPOLL_SEM_ARMED;
+	} while (!try_cmpxchg(sem, &old, new));
+	return new == NPOLL_SEM_ARMED;
 }
 
 /**

@@ -43,7 +43,9 @@ void np_poller_close(np_poller *p);
 /*
  * Register @fd (which becomes O_NONBLOCK) with @p; @user comes back in
  * events.  -EBADF not an open fd, -EPERM not pollable, -EEXIST already
- * registered with @p, -EMFILE too many descriptors, -ENOMEM, -EINVAL.
+ * registered with @p, -EBUSY too many waiters on the file to check that,
+ * -EMFILE too many descriptors (the caller's RLIMIT_NOFILE or the
+ * module's max_descs), -ENOMEM, -EINVAL.
  */
 int  np_open(np_poller *p, int fd, uint64_t user, np_desc **out);
 /*
@@ -98,7 +100,7 @@ struct np_event {
 int  np_arm(np_desc *pd, int mode);
 /*
  * Harvest up to @max (1 .. 1048576) events of armed modes into @ev,
- * oldest first, waiting up to @timeout_ns if none is there (< 0
+ * oldest first within each mode (the modes in turn), waiting up to @timeout_ns if none is there (< 0
  * forever, 0 not at all; measured on CLOCK_MONOTONIC without slack).
  * Returns the number stored; 0 on timeout or when woken by np_break().
  * -EINTR a signal arrived (never restarted: the timeout is relative);
