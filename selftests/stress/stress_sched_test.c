@@ -568,9 +568,18 @@ static int end_undecided(struct race *c, int si, unsigned int seq,
 				if (si == 0 && j == 0 && !c->arm_r &&
 				    !parked_done(c, seq))
 					m[j].allowed |= B(NPOLL_ERR_CLOSING);
-				if (!owed(c, m, j, false) ||
-				    (j < i && m[j].final >= 0))
+				if (!owed(c, m, j, false))
 					continue;
+				/*
+				 * Ended before, by an expiry: the harvest
+				 * checks a timeout again as Go's woken
+				 * waiter does, closing first.
+				 */
+				if (j < i && m[j].final >= 0) {
+					if (m[j].allowed & B(NPOLL_ERR_TIMEOUT))
+						m[j].allowed |= B(NPOLL_ERR_CLOSING);
+					continue;
+				}
 				if (j > i)
 					m[j].allowed = 0;
 				m[j].final = ACT_UNBLOCK;
