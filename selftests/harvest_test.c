@@ -153,22 +153,27 @@ static void *harvester_fn(void *arg)
 
 
 /*
- * The harvester's copy to user space is made slow (the delay module
- * busy-waits at _copy_to_user for the harvester only); a close of the
- * descriptor whose event it copies returns before the copy has written
- * the event, i.e. it does not wait for the copy.  Raw ioctls only: the
- * delayed thread spins with interrupts off, so the main thread must not
- * need it (no memory unmapped, hence no TLB shootdown).
+ * The harvester's copy to user space is held (the delay module
+ * busy-waits at _copy_to_user for the harvester only, until the test
+ * releases it or 8 s pass, short of the soft-lockup
+ * watchdog); a close of the descriptor whose event it
+ * copies returns while the copy is held, i.e. it does not wait for the
+ * copy.  The test waits until the harvester is inside its delay, so
+ * the verdict does not depend on how fast the guest runs: a close that
+ * waited for the copy returns only after the 8 s bound, with the event
+ * written.  Raw ioctls only: the delayed thread spins with preemption
+ * off, so the main thread must not need it (no memory unmapped, hence
+ * no TLB shootdown).
  */
 TEST(close_does_not_wait_for_a_slow_copy)
 {
 	static struct npoll_event ev[1];
 	struct harvester h = { 0 };
-	int sv[2], dev;
+	int sv[2], dev, k;
 	uint64_t hd;
 	struct npoll_stats st;
 
-	if (!stress_delay_load("entry:_copy_to_user:np-harvest:2000000"))
+	if (!stress_delay_load("entry:_copy_to_user:np-harvest:8000000"))
 		SKIP(return, "needs root and selftests/kmod/npoll_delay_test.ko");
 	dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, dev);
@@ -177,33 +182,32 @@ TEST(close_does_not_wait_for_a_slow_copy)
 	ASSERT_EQ(NPOLL_PENDING,
 		  npt_raw_wait(dev, NPOLL_IOC_ARM, hd, NPOLL_MODE_READ, 0));
 	ASSERT_EQ(1, write(sv[1], "x", 1));
-	for (int k = 0; k < 20000; k++) {
+	for (k = 0; k < 20000; k++) {
 		ASSERT_EQ(0, npt_ioctl(dev, NPOLL_IOC_STATS, &st));
 		if (st.events == 1)
 			break;
 		npoll_test_sleep_ns(NPT_MS);
 	}
 	ASSERT_EQ(1u, st.events);
+	ASSERT_EQ(0, stress_delay_param("entered"));
 	h.dev = dev;
 	h.ev = ev;
 	ASSERT_EQ(0, pthread_create(&h.th, NULL, harvester_fn, &h));
-	while (!atomic_load(&h.in))
+	/* The harvester is in its copy: the only delay it meets. */
+	for (k = 0; k < 20000 && stress_delay_param("entered") < 1; k++)
 		npoll_test_sleep_ns(NPT_MS);
-	/*
-	 * Well inside its 2 s copy.  Were it not there yet, it would
-	 * harvest the closing event after the close, which this test
-	 * accepts as well: the check below cannot fail for that reason.
-	 */
-	npoll_test_sleep_ns(300 * NPT_MS);
+	ASSERT_EQ(1, stress_delay_param("entered"));
 	ASSERT_EQ(0, npt_raw_handle(dev, NPOLL_IOC_CLOSE, hd));
-	/* The copy has not written the event yet. */
+	/* The copy is still held: it has not written the event. */
 	EXPECT_EQ(0u, __atomic_load_n(&ev[0].user, __ATOMIC_SEQ_CST));
 	EXPECT_EQ(0, atomic_load(&h.done));
+	ASSERT_TRUE(stress_delay_release());
 	pthread_join(h.th, NULL);
 	stress_delay_unload();
-	/* Exactly one event, whichever outcome it took. */
+	/* Exactly one event, the outcome it had taken before the close. */
 	EXPECT_EQ(1, h.ret);
 	EXPECT_EQ(9u, ev[0].user);
+	EXPECT_EQ(NPOLL_OK, ev[0].result);
 	ASSERT_EQ(0, npt_ioctl(dev, NPOLL_IOC_STATS, &st));
 	EXPECT_EQ(0u, st.events);
 	close(dev);

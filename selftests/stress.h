@@ -231,6 +231,40 @@ static inline void stress_delay_unload(void)
 	syscall(SYS_delete_module, "npoll_delay_test", O_NONBLOCK);
 }
 
+/* A parameter of the loaded delay module, or -1. */
+static inline int stress_delay_param(const char *name)
+{
+	char path[128], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path),
+		 "/sys/module/npoll_delay_test/parameters/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return buf[0] == 'Y' ? 1 : buf[0] == 'N' ? 0 : atoi(buf);
+}
+
+/* End every delay of the loaded module now; false if it cannot. */
+static inline bool stress_delay_release(void)
+{
+	int fd = open("/sys/module/npoll_delay_test/parameters/release",
+		      O_WRONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, "1", 1) == 1;
+	close(fd);
+	return ok;
+}
+
 /* Name the calling thread for the probes of stress_delay_load(). */
 static inline void stress_delay_name(const char *comm)
 {

@@ -11,6 +11,11 @@
  * "ret"; up to NPOLL_DELAY_MAX items.  Only tasks named comm (see
  * prctl(PR_SET_NAME)) are delayed, so the rest of the system runs at
  * its usual speed.  Never installed.
+ *
+ * A test that must know a task is inside its delay reads the parameter
+ * "entered" (delays begun so far); one that must end the delays early
+ * writes 1 to "release", and they end at once.  Microseconds are then
+ * only the bound of a delay nobody releases.
  */
 #include <linux/delay.h>
 #include <linux/kprobes.h>
@@ -18,12 +23,30 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 
 #define NPOLL_DELAY_MAX 4
 
 static char *probes;
 module_param(probes, charp, 0444);
 MODULE_PARM_DESC(probes, "at:function:comm:us[,...]; at is entry or ret");
+
+static atomic_t npoll_delay_entered = ATOMIC_INIT(0);
+
+static int npoll_delay_entered_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&npoll_delay_entered));
+}
+
+static const struct kernel_param_ops npoll_delay_entered_ops = {
+	.get = npoll_delay_entered_get,
+};
+module_param_cb(entered, &npoll_delay_entered_ops, NULL, 0444);
+MODULE_PARM_DESC(entered, "delays begun so far");
+
+static bool release;
+module_param(release, bool, 0644);
+MODULE_PARM_DESC(release, "1 ends every delay at once, now and later");
 
 struct npoll_delay {
 	struct kretprobe rp;
@@ -41,8 +64,9 @@ static void npoll_delay_maybe(struct npoll_delay *nd)
 
 	if (strncmp(current->comm, nd->comm, TASK_COMM_LEN))
 		return;
+	atomic_inc(&npoll_delay_entered);
 	/* Probe handlers run with preemption off: short steps. */
-	while (us) {
+	while (us && !READ_ONCE(release)) {
 		unsigned int step = min(us, 100U);
 
 		udelay(step);
