@@ -225,6 +225,8 @@ dkms-uninstall:
 #   make check-kcsan    every selftest and the KUnit suites on a KCSAN guest
 #                       kernel (built once, cached); fails on any report
 #   make kcsan-module   module built against the KCSAN guest kernel
+#   make coverage       kmod/*.c line and branch coverage under the whole
+#                       suite on the debug guest (build/coverage/html)
 
 FUZZ_CALLS ?= 2000000
 
@@ -241,3 +243,7 @@ kcsan-module:
 .PHONY: check-kcsan
 check-kcsan:
 	scripts/check --kernels kcsan
+
+.PHONY: coverage
+coverage: userlib selftests
+	scripts/coverage
