@@ -918,83 +918,44 @@ TEST(raw_device_close_with_queued_events)
 /*
  * Events racing close and unblock, on the raw device (racing threads
  * may use a handle that is already closed: -EBADF, never a crash).
- * Each round arms both modes; readiness, a deadline in the past and
- * close race from a second thread, in a random order, against unblock
- * and a harvest in the main thread.  Checked: every PENDING arm yields
- * exactly one event; once close has returned, a poll reports nothing
- * but NPOLL_ERR_CLOSING for that descriptor.
- *
- * The racer lives for the whole test; the two threads sit on their own
- * vCPUs and meet by spinning on atomic counters, so a round costs no
- * thread creation and no futex wake-up across vCPUs (about a
- * millisecond each under TCG).
+ * Each round arms both modes; readiness, a deadline in the past,
+ * unblock and close race from threads.  Checked: every PENDING arm
+ * yields exactly one event; once close has returned, a poll reports
+ * nothing but NPOLL_ERR_CLOSING for that descriptor.
  */
-struct race_pool {
+struct racer {
 	int dev;
-	/* The round's: written before @seq moves, read after. */
 	uint64_t h;
 	int fd;
-	bool closer_here;	/* the main thread closes, after the race */
-	unsigned int order;	/* the racer's order of its actions */
-	unsigned int delay[2];	/* spins before unblock, before each action */
-	bool yield;		/* one vCPU: spin with sched_yield() */
-	atomic_uint seq;	/* rounds started */
-	atomic_uint done;	/* rounds the racer finished */
-	atomic_int quit;
-	atomic_int bad;		/* 1 + the action that failed, or 0 */
+	int what;
+	pthread_barrier_t *go;
 	pthread_t t;
-	bool up;
 };
 
-static int pool_act(struct race_pool *p, int what)
+static void *racer_fn(void *arg)
 {
-	switch (what) {
+	struct racer *r = arg;
+	int ret = 0;
+
+	pthread_barrier_wait(r->go);
+	switch (r->what) {
 	case 0:
-		return write(p->fd, "x", 1) == 1 ? 0 : -errno;
+		if (write(r->fd, "x", 1) != 1)
+			abort();
+		break;
 	case 1:
-		return npt_raw_deadline(p->dev, p->h, -1, NPOLL_MODE_RW, 0);
-	default:
-		return npt_raw_handle(p->dev, NPOLL_IOC_CLOSE, p->h);
+		ret = npt_raw_deadline(r->dev, r->h, -1, NPOLL_MODE_RW, 0);
+		break;
+	case 2:
+		ret = npt_raw_handle(r->dev, NPOLL_IOC_UNBLOCK, r->h);
+		break;
+	case 3:
+		ret = npt_raw_handle(r->dev, NPOLL_IOC_CLOSE, r->h);
+		break;
 	}
-}
-
-static void *pool_racer_fn(void *arg)
-{
-	static const unsigned char orders[6][3] = {
-		{ 0, 1, 2 }, { 0, 2, 1 }, { 1, 0, 2 },
-		{ 1, 2, 0 }, { 2, 0, 1 }, { 2, 1, 0 },
-	};
-	struct race_pool *p = arg;
-	unsigned int seen = 0;
-
-	stress_pin(1);
-	for (;;) {
-		seen = stress_wait_change(&p->seq, seen, p->yield, 0);
-		if (atomic_load(&p->quit))
-			break;
-		for (int i = 0; i < 3; i++) {
-			int what = orders[p->order % 6][i], ret;
-
-			if (what == 2 && p->closer_here)
-				continue;
-			stress_relax(p->delay[1]);
-			ret = pool_act(p, what);
-			if (ret != 0 && (what == 0 || ret != -EBADF))
-				atomic_store(&p->bad, 1 + what);
-		}
-		atomic_store_explicit(&p->done, seen, memory_order_release);
-	}
+	if (ret != 0 && ret != -EBADF)
+		abort();
 	return NULL;
-}
-
-static void pool_stop(struct race_pool *p)
-{
-	if (!p->up)
-		return;
-	atomic_store(&p->quit, 1);
-	atomic_fetch_add(&p->seq, 1);
-	pthread_join(p->t, NULL);
-	p->up = false;
 }
 
 static int raw_poll(int dev, struct npoll_event *ev, int max, int64_t to)
@@ -1009,27 +970,22 @@ static int raw_poll(int dev, struct npoll_event *ev, int max, int64_t to)
 TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 {
 	/* A race loop: the stress tests' sizing (an eighth unprivileged). */
-	long rounds = stress_iters(3000, 3000);
+	long rounds = stress_iters(1500, 1500);
 	long res[4] = { 0 };
-	static struct race_pool pool;
+	pthread_barrier_t go;
 	struct npoll_event ev[4];
 	struct npoll_stats st;
-	uint64_t rng = 0x243f6a8885a308d3ULL;
 	int dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
 
 	if (dev < 0 && errno == ENOENT)
 		SKIP(return, "no " NPOLL_DEV);
 	ASSERT_GE(dev, 0);
-	memset(&pool, 0, sizeof(pool));
-	pool.dev = dev;
-	pool.yield = sysconf(_SC_NPROCESSORS_ONLN) < 2;
-	stress_pin(0);
-	ASSERT_EQ(0, pthread_create(&pool.t, NULL, pool_racer_fn, &pool));
-	pool.up = true;
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 5));
 	for (long r = 0; r < rounds; r++) {
-		unsigned int seq = (unsigned int)r + 1;
-		int sv[2], got = 0, n;
+		struct racer rc[4];
+		int sv[2], got = 0, n, i;
 		uint64_t h, user = 1000 + r;
+		bool closer_here = r % 2;
 
 		ASSERT_EQ(0, npt_unix_pair(sv));
 		ASSERT_EQ(0, npt_raw_open(dev, sv[0], user, &h));
@@ -1040,21 +996,17 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 						      NPOLL_MODE_READ, 0));
 		ASSERT_EQ(NPOLL_PENDING, npt_raw_wait(dev, NPOLL_IOC_ARM, h,
 						      NPOLL_MODE_WRITE, 0));
-		pool.h = h;
-		pool.fd = sv[1];
-		pool.closer_here = r % 2;
-		pool.order = (unsigned int)stress_rnd(&rng);
-		pool.delay[0] = (unsigned int)(stress_rnd(&rng) % 4096);
-		pool.delay[1] = (unsigned int)(stress_rnd(&rng) % 2048);
-		atomic_store_explicit(&pool.seq, seq, memory_order_release);
-		stress_relax(pool.delay[0]);
-		n = npt_raw_handle(dev, NPOLL_IOC_UNBLOCK, h);
-		/* -EBADF: the racer closed it first. */
-		if (n != 0)
-			ASSERT_TRUE(n == -EBADF && !pool.closer_here) {
-				TH_LOG("round %ld: unblock returned %d", r, n);
-			}
-		/* Harvest while the racer acts: any outcome, once per mode. */
+		for (i = 0; i < 4; i++) {
+			rc[i] = (struct racer){ .dev = dev, .h = h, .fd = sv[1],
+						.what = i, .go = &go };
+			/* Odd rounds close here, after the race. */
+			if (i == 3 && closer_here)
+				rc[i].what = 0;
+			ASSERT_EQ(0, pthread_create(&rc[i].t, NULL, racer_fn,
+						    &rc[i]));
+		}
+		pthread_barrier_wait(&go);
+		/* Harvest while they race: any outcome, once per mode. */
 		n = raw_poll(dev, ev, 4, 0);
 		ASSERT_GE(n, 0);
 		for (int k = 0; k < n; k++) {
@@ -1062,15 +1014,9 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 			res[ev[k].result]++;
 		}
 		got += n;
-		ASSERT_EQ(seq, stress_wait_change(&pool.done, seq - 1,
-				pool.yield, npoll_test_now() + NPT_PATIENCE)) {
-			TH_LOG("round %ld: the racer did not finish (hung)", r);
-		}
-		ASSERT_EQ(0, atomic_load(&pool.bad)) {
-			TH_LOG("round %ld: racer action %d failed", r,
-			       atomic_load(&pool.bad) - 1);
-		}
-		if (pool.closer_here)
+		for (i = 0; i < 4; i++)
+			ASSERT_EQ(0, pthread_join(rc[i].t, NULL));
+		if (closer_here)
 			ASSERT_EQ(0, npt_raw_handle(dev, NPOLL_IOC_CLOSE, h));
 		/* Closed now: whatever is left comes as CLOSING. */
 		while (got < 2) {
@@ -1088,7 +1034,6 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 		close(sv[0]);
 		close(sv[1]);
 	}
-	pool_stop(&pool);
 	ASSERT_EQ(0, npt_ioctl(dev, NPOLL_IOC_STATS, &st));
 	EXPECT_EQ(0, st.descs);
 	EXPECT_EQ(0, st.armed);
@@ -1096,66 +1041,51 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 	EXPECT_EQ(0, st.waiters);
 	TH_LOG("%ld rounds: %ld ok, %ld timeout, %ld closing events",
 	       rounds, res[0], res[2], res[1]);
+	pthread_barrier_destroy(&go);
 	close(dev);
 }
 
 /*
  * Arm racing close: an arm that returns NP_PENDING gets its one
  * CLOSING event; one that lost the race returns NP_ERR_CLOSING and
- * gets none.  One arming thread for the whole test, meeting the main
- * thread on atomic counters.
+ * gets none.
  */
 struct arm_racer {
-	np_desc *pd;		/* the round's, written before @seq moves */
+	np_desc *pd;
+	pthread_barrier_t *go;
 	int ret;
-	bool yield;		/* one vCPU: spin with sched_yield() */
-	atomic_uint seq, done;
-	atomic_int quit;
 	pthread_t t;
 };
 
 static void *arm_fn(void *arg)
 {
 	struct arm_racer *a = arg;
-	unsigned int seen = 0;
 
-	stress_pin(1);
-	for (;;) {
-		seen = stress_wait_change(&a->seq, seen, a->yield, 0);
-		if (atomic_load(&a->quit))
-			break;
-		a->ret = np_arm(a->pd, NP_READ);
-		atomic_store_explicit(&a->done, seen, memory_order_release);
-	}
+	pthread_barrier_wait(a->go);
+	a->ret = np_arm(a->pd, NP_READ);
 	return NULL;
 }
 
 TEST_F_TIMEOUT(big, arm_races_close, 600)
 {
-	long rounds = stress_iters(3000, 3000), pending = 0, closing = 0;
-	static struct arm_racer a;
+	long rounds = stress_iters(1500, 1500), pending = 0, closing = 0;
+	pthread_barrier_t go;
 	struct np_event ev[2];
 	np_poller *p;
 
 	NPT_OPEN_POLLER(p);
-	memset(&a, 0, sizeof(a));
-	a.yield = sysconf(_SC_NPROCESSORS_ONLN) < 2;
-	stress_pin(0);
-	ASSERT_EQ(0, pthread_create(&a.t, NULL, arm_fn, &a));
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 2));
 	for (long r = 0; r < rounds; r++) {
-		unsigned int seq = (unsigned int)r + 1;
+		struct arm_racer a;
 		int sv[2];
 
 		ASSERT_EQ(0, npt_unix_pair(sv));
 		ASSERT_EQ(0, np_open(p, sv[0], r, &a.pd));
-		atomic_store_explicit(&a.seq, seq, memory_order_release);
-		/* Now one, now the other first: a varying head start. */
-		stress_relax((unsigned int)(r * 2654435761u) % 8192);
+		a.go = &go;
+		ASSERT_EQ(0, pthread_create(&a.t, NULL, arm_fn, &a));
+		pthread_barrier_wait(&go);
 		ASSERT_EQ(0, np_unblock(a.pd));
-		ASSERT_EQ(seq, stress_wait_change(&a.done, seq - 1, a.yield,
-				npoll_test_now() + NPT_PATIENCE)) {
-			TH_LOG("round %ld: the arming thread hung", r);
-		}
+		ASSERT_EQ(0, pthread_join(a.t, NULL));
 		ASSERT_EQ(0, np_close(a.pd));
 		if (a.ret == NP_PENDING) {
 			pending++;
@@ -1170,11 +1100,9 @@ TEST_F_TIMEOUT(big, arm_races_close, 600)
 		close(sv[0]);
 		close(sv[1]);
 	}
-	atomic_store(&a.quit, 1);
-	atomic_fetch_add(&a.seq, 1);
-	pthread_join(a.t, NULL);
 	TH_LOG("%ld rounds: arm won %ld, unblock won %ld", rounds, pending,
 	       closing);
+	pthread_barrier_destroy(&go);
 	np_poller_close(p);
 }
 
