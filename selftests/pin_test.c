@@ -222,6 +222,28 @@ TEST_F(scm, receiving_socket_closed_last)
 	EXPECT_EQ(self->base, module_refcnt());
 }
 
+/*
+ * Only the registrations of sockets whose queues hold the poller are
+ * dropped to break the cycle; another AF_UNIX socket's stays until the
+ * poller goes, and then its file is released too.
+ */
+TEST_F(scm, only_the_sockets_holding_the_poller_are_dropped)
+{
+	int other[2];
+	uint64_t h2;
+
+	ASSERT_EQ(0, npt_unix_pair(other));
+	ASSERT_EQ(0, npt_raw_open(self->dev, other[0], 2, &h2));
+	close(self->dev);
+	close(self->sv[0]);
+	close(self->sv[1]);
+	EXPECT_EQ(self->base, module_refcnt());
+	/* The poller released its pin on the other socket's file. */
+	close(other[0]);
+	EXPECT_TRUE(npt_sees_eof(other[1]));
+	close(other[1]);
+}
+
 /* With another fd of the poller open nothing is dropped. */
 TEST_F(scm, another_fd_keeps_the_registration)
 {
