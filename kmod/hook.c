@@ -185,6 +185,11 @@ int npoll_hook_register(struct npoll_desc *d)
 	return 0;
 }
 
+/*
+ * Take @hook off its queue, once: a failed registration unhooks what it
+ * had hooked, and the teardown of the descriptor that follows calls
+ * this again, which must find nothing left to remove.
+ */
 static void npoll_hook_remove(struct npoll_hook *hook)
 {
 	wait_queue_head_t *whead;
@@ -192,8 +197,11 @@ static void npoll_hook_remove(struct npoll_hook *hook)
 	rcu_read_lock();
 	/* Pairs with smp_store_release() in npoll_wake_fn(). */
 	whead = smp_load_acquire(&hook->whead);
-	if (whead)
+	if (whead) {
 		remove_wait_queue(whead, &hook->wait);
+		/* Off the queue: no wake-up can store here any more. */
+		WRITE_ONCE(hook->whead, NULL);
+	}
 	rcu_read_unlock();
 }
 
