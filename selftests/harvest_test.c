@@ -145,6 +145,8 @@ static void *harvester_fn(void *arg)
 	};
 
 	stress_delay_name("np-harvest");
+	/* Its own vCPU: the main thread must run while it is delayed. */
+	stress_pin(1);
 	atomic_store(&h->in, 1);
 	h->ret = npt_ioctl(h->dev, NPOLL_IOC_POLL, &a);
 	atomic_store(&h->done, 1);
@@ -192,6 +194,11 @@ TEST(close_does_not_wait_for_a_slow_copy)
 	ASSERT_EQ(0, stress_delay_param("entered"));
 	h.dev = dev;
 	h.ev = ev;
+	/*
+	 * Not on the harvester's vCPU: a thread woken there would wait
+	 * for the delay, which spins with preemption off.
+	 */
+	stress_pin(0);
 	ASSERT_EQ(0, pthread_create(&h.th, NULL, harvester_fn, &h));
 	/* The harvester is in its copy: the only delay it meets. */
 	for (k = 0; k < 20000 && stress_delay_param("entered") < 1; k++)
