@@ -28,18 +28,6 @@
 /* More points than any one call reaches: a sweep that gets here hangs. */
 #define FI_MAX_NTH 2000
 
-static bool write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	close(fd);
-	return ok;
-}
-
 /*
  * /proc/thread-self/fail-nth of the test's thread, opened once: an open
  * or a read would reach injection points of its own.  Its read reports
@@ -69,12 +57,12 @@ static bool fi_setup(void)
 		char p[128];
 
 		snprintf(p, sizeof(p), FI_DIR "/%s/verbose", caps[i]);
-		if (!write_str(p, "0"))
+		if (!stress_write_file(p, "0"))
 			return false;
 	}
-	return write_str(FI_DIR "/failslab/ignore-gfp-wait", "N") &&
-	       write_str(FI_DIR "/fail_page_alloc/ignore-gfp-wait", "N") &&
-	       write_str(FI_DIR "/fail_page_alloc/min-order", "0");
+	return stress_write_file(FI_DIR "/failslab/ignore-gfp-wait", "N") &&
+	       stress_write_file(FI_DIR "/fail_page_alloc/ignore-gfp-wait", "N") &&
+	       stress_write_file(FI_DIR "/fail_page_alloc/min-order", "0");
 }
 
 /* Arm the N-th point of this thread (0: off). */

@@ -130,7 +130,6 @@ TEST_F(armed, timeout_not_changed_is_delivered)
 struct harvester {
 	int dev;
 	struct npoll_event *ev;
-	atomic_int in;
 	atomic_int done;
 	int ret;
 	pthread_t th;
@@ -147,7 +146,6 @@ static void *harvester_fn(void *arg)
 	stress_delay_name("np-harvest");
 	/* Its own vCPU: the main thread must run while it is delayed. */
 	stress_pin(1);
-	atomic_store(&h->in, 1);
 	h->ret = npt_ioctl(h->dev, NPOLL_IOC_POLL, &a);
 	atomic_store(&h->done, 1);
 	return NULL;
@@ -157,15 +155,14 @@ static void *harvester_fn(void *arg)
 /*
  * The harvester's copy to user space is held (the delay module
  * busy-waits at _copy_to_user for the harvester only, until the test
- * releases it or 8 s pass, short of the soft-lockup
- * watchdog); a close of the descriptor whose event it
- * copies returns while the copy is held, i.e. it does not wait for the
- * copy.  The test waits until the harvester is inside its delay, so
- * the verdict does not depend on how fast the guest runs: a close that
- * waited for the copy returns only after the 8 s bound, with the event
- * written.  Raw ioctls only: the delayed thread spins with preemption
- * off, so the main thread must not need it (no memory unmapped, hence
- * no TLB shootdown).
+ * releases it or 8 s pass, short of the soft-lockup watchdog); a close
+ * of the descriptor whose event it copies returns while the copy is
+ * held, i.e. it does not wait for the copy.  The test waits until the
+ * harvester is inside its delay, so the verdict does not depend on how
+ * fast the guest runs: a close that waited for the copy returns only
+ * after the 8 s bound, with the event written.  Raw ioctls only: the
+ * delayed thread spins with preemption off, so the main thread must not
+ * need it (no memory unmapped, hence no TLB shootdown).
  */
 TEST(close_does_not_wait_for_a_slow_copy)
 {

@@ -251,18 +251,24 @@ static inline int stress_delay_param(const char *name)
 	return buf[0] == 'Y' ? 1 : buf[0] == 'N' ? 0 : atoi(buf);
 }
 
-/* End every delay of the loaded module now; false if it cannot. */
-static inline bool stress_delay_release(void)
+/* Write @s to a sysfs, debugfs or procfs file; false if it cannot. */
+static inline bool stress_write_file(const char *path, const char *s)
 {
-	int fd = open("/sys/module/npoll_delay_test/parameters/release",
-		      O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	bool ok;
 
 	if (fd < 0)
 		return false;
-	ok = write(fd, "1", 1) == 1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
 	close(fd);
 	return ok;
+}
+
+/* End every delay of the loaded module now; false if it cannot. */
+static inline bool stress_delay_release(void)
+{
+	return stress_write_file("/sys/module/npoll_delay_test/parameters/release",
+				 "1");
 }
 
 /* Name the calling thread for the probes of stress_delay_load(). */
