@@ -177,9 +177,9 @@ TEST(another_process_cannot_reach_our_descriptors)
 /* --- memory cgroup ------------------------------------------------------- */
 
 #define CGROOT		"/sys/fs/cgroup"
-#define MG_FILES	2048		/* eventfds, created outside the cgroup */
+#define MG_FILES	1024		/* eventfds, created outside the cgroup */
 #define MG_POLLERS	8		/* each registers every eventfd */
-#define MG_LIMIT	(2 << 20)	/* memory.max: well below 16384 descs */
+#define MG_LIMIT	(1 << 20)	/* memory.max: well below 8192 descs */
 
 static int write_str(const char *path, const char *s)
 {

@@ -732,10 +732,16 @@ TEST_F_TIMEOUT(big, break_storm_loses_no_event, 600)
 	np_poller_close(p);
 }
 
-/* Per-descriptor deadlines over many armed descriptors, and close. */
-TEST_F_TIMEOUT(big, ten_thousand_armed_descriptors, 600)
+/*
+ * Per-descriptor deadlines over many armed descriptors, and close: ten
+ * thousand, or five thousand on the sanitizer kernels, where creating
+ * and closing a file costs about a millisecond.  Either fills three
+ * levels of the handle table (an xarray of 64-slot nodes: indices from
+ * 4096 on need the third), and every descriptor takes the same paths.
+ */
+TEST_F_TIMEOUT(big, thousands_of_armed_descriptors, 600)
 {
-	enum { N = 10000 };
+	const int N = npoll_test_sanitized() ? 5000 : 10000;
 	np_poller *p;
 	np_desc **pd;
 	int *fd;
@@ -794,7 +800,8 @@ TEST_F_TIMEOUT(big, ten_thousand_armed_descriptors, 600)
 	EXPECT_EQ(0, np_poll(p, ev, N, 0));
 	EXPECT_EQ(0, stat_armed(p));
 	EXPECT_EQ(0, stat_events(p));
-	TH_LOG("%ld ready, %ld timed out, %ld closed", ok, to, cl);
+	TH_LOG("%d descriptors: %ld ready, %ld timed out, %ld closed", N, ok,
+	       to, cl);
 	np_poller_close(p);
 	for (i = 0; i < N; i++)
 		close(fd[i]);
@@ -808,9 +815,9 @@ TEST_F_TIMEOUT(big, ten_thousand_armed_descriptors, 600)
  * 100 000 armed descriptors, each delivered exactly once: the scale run,
  * on the Debian kernels.  On the sanitizer kernels it would take most of
  * their suite's time (some 400 s of system calls under KASAN, lockdep
- * and kmemleak) for code that ten_thousand_armed_descriptors already
- * runs there: ten thousand handles fill the same three levels of the
- * handle table, and every descriptor takes the same paths.
+ * and kmemleak) for code that thousands_of_armed_descriptors already
+ * runs there: its five thousand handles fill the same three levels of
+ * the handle table, and every descriptor takes the same paths.
  */
 TEST_F_TIMEOUT(big, hundred_thousand_armed_descriptors, 600)
 {
@@ -824,7 +831,7 @@ TEST_F_TIMEOUT(big, hundred_thousand_armed_descriptors, 600)
 	int i, n;
 
 	if (npoll_test_sanitized())
-		SKIP(return, "the scale run is the Debian kernels'; ten_thousand_armed_descriptors runs here");
+		SKIP(return, "the scale run is the Debian kernels'; thousands_of_armed_descriptors runs here");
 	if (!raise_nofile(N + 64))
 		SKIP(return, "cannot raise RLIMIT_NOFILE to %d", N + 64);
 	NPT_OPEN_POLLER(p);
@@ -922,40 +929,69 @@ TEST(raw_device_close_with_queued_events)
  * unblock and close race from threads.  Checked: every PENDING arm
  * yields exactly one event; once close has returned, a poll reports
  * nothing but NPOLL_ERR_CLOSING for that descriptor.
+ *
+ * The racers live for the whole loop and meet the main thread at two
+ * barriers a round (released together, then all done): a round costs
+ * two wake-ups, not four thread creations and joins.  The barrier wakes
+ * its waiters in a fixed order, so each round deals the actions to the
+ * racers afresh: no action is always the first to run.
  */
-struct racer {
+struct race_round {
 	int dev;
 	uint64_t h;
 	int fd;
-	int what;
-	pthread_barrier_t *go;
+	int what[4];		/* each racer's action this round */
+	bool stop;
+	pthread_barrier_t start, done;
+};
+
+struct racer {
+	struct race_round *rr;
+	int i;
 	pthread_t t;
 };
+
+/* Deal @n actions to @n threads: a random permutation of @what. */
+static void deal(int *what, int n, uint64_t *rng)
+{
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)(stress_rnd(rng) % (uint64_t)(i + 1)), t = what[i];
+
+		what[i] = what[j];
+		what[j] = t;
+	}
+}
 
 static void *racer_fn(void *arg)
 {
 	struct racer *r = arg;
-	int ret = 0;
+	struct race_round *rr = r->rr;
 
-	pthread_barrier_wait(r->go);
-	switch (r->what) {
-	case 0:
-		if (write(r->fd, "x", 1) != 1)
+	for (;;) {
+		int ret = 0;
+
+		pthread_barrier_wait(&rr->start);
+		if (rr->stop)
+			return NULL;
+		switch (rr->what[r->i]) {
+		case 0:
+			if (write(rr->fd, "x", 1) != 1)
+				abort();
+			break;
+		case 1:
+			ret = npt_raw_deadline(rr->dev, rr->h, -1, NPOLL_MODE_RW, 0);
+			break;
+		case 2:
+			ret = npt_raw_handle(rr->dev, NPOLL_IOC_UNBLOCK, rr->h);
+			break;
+		case 3:
+			ret = npt_raw_handle(rr->dev, NPOLL_IOC_CLOSE, rr->h);
+			break;
+		}
+		if (ret != 0 && ret != -EBADF)
 			abort();
-		break;
-	case 1:
-		ret = npt_raw_deadline(r->dev, r->h, -1, NPOLL_MODE_RW, 0);
-		break;
-	case 2:
-		ret = npt_raw_handle(r->dev, NPOLL_IOC_UNBLOCK, r->h);
-		break;
-	case 3:
-		ret = npt_raw_handle(r->dev, NPOLL_IOC_CLOSE, r->h);
-		break;
+		pthread_barrier_wait(&rr->done);
 	}
-	if (ret != 0 && ret != -EBADF)
-		abort();
-	return NULL;
 }
 
 static int raw_poll(int dev, struct npoll_event *ev, int max, int64_t to)
@@ -972,55 +1008,63 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 	/* A race loop: the stress tests' sizing (an eighth unprivileged). */
 	long rounds = stress_iters(1500, 1500);
 	long res[4] = { 0 };
-	pthread_barrier_t go;
+	struct race_round rr = { 0 };
+	struct racer rc[4];
 	struct npoll_event ev[4];
 	struct npoll_stats st;
-	int dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
+	uint64_t rng = 0x243f6a8885a308d3ULL;
+	int sv[2], i;
 
-	if (dev < 0 && errno == ENOENT)
+	rr.dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
+	if (rr.dev < 0 && errno == ENOENT)
 		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_GE(dev, 0);
-	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 5));
+	ASSERT_GE(rr.dev, 0);
+	ASSERT_EQ(0, pthread_barrier_init(&rr.start, NULL, 5));
+	ASSERT_EQ(0, pthread_barrier_init(&rr.done, NULL, 5));
+	for (i = 0; i < 4; i++) {
+		rc[i] = (struct racer){ .rr = &rr, .i = i };
+		ASSERT_EQ(0, pthread_create(&rc[i].t, NULL, racer_fn, &rc[i]));
+	}
+	/*
+	 * One socket pair for all rounds: its send side stays full and its
+	 * receive side is drained before each round's registration, so
+	 * every round starts with neither mode ready.
+	 */
+	ASSERT_EQ(0, npt_unix_pair(sv));
+	ASSERT_EQ(0, npt_small_sndbuf(sv[0]));
+	ASSERT_EQ(0, fcntl(sv[0], F_SETFL, O_NONBLOCK));
+	ASSERT_GT(npt_fill(sv[0]), 0);
 	for (long r = 0; r < rounds; r++) {
-		struct racer rc[4];
-		int sv[2], got = 0, n, i;
-		uint64_t h, user = 1000 + r;
+		int got = 0, n;
+		uint64_t user = 1000 + r;
+		/* Odd rounds close here, after the race: two writes race. */
 		bool closer_here = r % 2;
 
-		ASSERT_EQ(0, npt_unix_pair(sv));
-		ASSERT_EQ(0, npt_raw_open(dev, sv[0], user, &h));
-		ASSERT_GT(npt_fill(sv[0]), 0);
-		ASSERT_EQ(NPOLL_OK, npt_raw_wait(dev, NPOLL_IOC_ARM, h,
-						 NPOLL_MODE_WRITE, 0));
-		ASSERT_EQ(NPOLL_PENDING, npt_raw_wait(dev, NPOLL_IOC_ARM, h,
+		npt_drain(sv[0]);
+		ASSERT_EQ(0, npt_raw_open(rr.dev, sv[0], user, &rr.h));
+		ASSERT_EQ(NPOLL_PENDING, npt_raw_wait(rr.dev, NPOLL_IOC_ARM, rr.h,
 						      NPOLL_MODE_READ, 0));
-		ASSERT_EQ(NPOLL_PENDING, npt_raw_wait(dev, NPOLL_IOC_ARM, h,
+		ASSERT_EQ(NPOLL_PENDING, npt_raw_wait(rr.dev, NPOLL_IOC_ARM, rr.h,
 						      NPOLL_MODE_WRITE, 0));
-		for (i = 0; i < 4; i++) {
-			rc[i] = (struct racer){ .dev = dev, .h = h, .fd = sv[1],
-						.what = i, .go = &go };
-			/* Odd rounds close here, after the race. */
-			if (i == 3 && closer_here)
-				rc[i].what = 0;
-			ASSERT_EQ(0, pthread_create(&rc[i].t, NULL, racer_fn,
-						    &rc[i]));
-		}
-		pthread_barrier_wait(&go);
+		rr.fd = sv[1];
+		for (i = 0; i < 4; i++)
+			rr.what[i] = i == 3 && closer_here ? 0 : i;
+		deal(rr.what, 4, &rng);
+		pthread_barrier_wait(&rr.start);
 		/* Harvest while they race: any outcome, once per mode. */
-		n = raw_poll(dev, ev, 4, 0);
+		n = raw_poll(rr.dev, ev, 4, 0);
 		ASSERT_GE(n, 0);
 		for (int k = 0; k < n; k++) {
 			ASSERT_EQ(user, ev[k].user);
 			res[ev[k].result]++;
 		}
 		got += n;
-		for (i = 0; i < 4; i++)
-			ASSERT_EQ(0, pthread_join(rc[i].t, NULL));
+		pthread_barrier_wait(&rr.done);
 		if (closer_here)
-			ASSERT_EQ(0, npt_raw_handle(dev, NPOLL_IOC_CLOSE, h));
+			ASSERT_EQ(0, npt_raw_handle(rr.dev, NPOLL_IOC_CLOSE, rr.h));
 		/* Closed now: whatever is left comes as CLOSING. */
 		while (got < 2) {
-			n = raw_poll(dev, ev, 4, 10 * NPT_SEC);
+			n = raw_poll(rr.dev, ev, 4, 10 * NPT_SEC);
 			ASSERT_GT(n, 0);
 			for (int k = 0; k < n; k++) {
 				ASSERT_EQ(user, ev[k].user);
@@ -1030,79 +1074,114 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 			got += n;
 		}
 		ASSERT_EQ(2, got);
-		ASSERT_EQ(0, raw_poll(dev, ev, 4, 0));
-		close(sv[0]);
-		close(sv[1]);
+		ASSERT_EQ(0, raw_poll(rr.dev, ev, 4, 0));
 	}
-	ASSERT_EQ(0, npt_ioctl(dev, NPOLL_IOC_STATS, &st));
+	close(sv[0]);
+	close(sv[1]);
+	rr.stop = true;
+	pthread_barrier_wait(&rr.start);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_join(rc[i].t, NULL));
+	ASSERT_EQ(0, npt_ioctl(rr.dev, NPOLL_IOC_STATS, &st));
 	EXPECT_EQ(0, st.descs);
 	EXPECT_EQ(0, st.armed);
 	EXPECT_EQ(0, st.events);
 	EXPECT_EQ(0, st.waiters);
 	TH_LOG("%ld rounds: %ld ok, %ld timeout, %ld closing events",
 	       rounds, res[0], res[2], res[1]);
-	pthread_barrier_destroy(&go);
-	close(dev);
+	pthread_barrier_destroy(&rr.start);
+	pthread_barrier_destroy(&rr.done);
+	close(rr.dev);
 }
 
 /*
  * Arm racing close: an arm that returns NP_PENDING gets its one
  * CLOSING event; one that lost the race returns NP_ERR_CLOSING and
- * gets none.
+ * gets none.  Two threads for the whole loop, released together by
+ * the main thread each round, one arming and one unblocking (which
+ * does which is dealt afresh, as above).
  */
-struct arm_racer {
+struct arm_race {
 	np_desc *pd;
-	pthread_barrier_t *go;
-	int ret;
+	pthread_barrier_t start, done;
+	int what[2];		/* 0: arm, 1: unblock */
+	int ret;		/* the arm's */
+	int unblock_ret;
+	bool stop;
+};
+
+struct arm_racer {
+	struct arm_race *ar;
+	int i;
 	pthread_t t;
 };
 
 static void *arm_fn(void *arg)
 {
 	struct arm_racer *a = arg;
+	struct arm_race *ar = a->ar;
 
-	pthread_barrier_wait(a->go);
-	a->ret = np_arm(a->pd, NP_READ);
-	return NULL;
+	for (;;) {
+		pthread_barrier_wait(&ar->start);
+		if (ar->stop)
+			return NULL;
+		if (ar->what[a->i] == 0)
+			ar->ret = np_arm(ar->pd, NP_READ);
+		else
+			ar->unblock_ret = np_unblock(ar->pd);
+		pthread_barrier_wait(&ar->done);
+	}
 }
 
 TEST_F_TIMEOUT(big, arm_races_close, 600)
 {
 	long rounds = stress_iters(1500, 1500), pending = 0, closing = 0;
-	pthread_barrier_t go;
+	uint64_t rng = 0x13198a2e03707344ULL;
+	struct arm_race ar = { 0 };
+	struct arm_racer a[2];
 	struct np_event ev[2];
 	np_poller *p;
+	int sv[2], i;
 
 	NPT_OPEN_POLLER(p);
-	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 2));
+	ASSERT_EQ(0, pthread_barrier_init(&ar.start, NULL, 3));
+	ASSERT_EQ(0, pthread_barrier_init(&ar.done, NULL, 3));
+	for (i = 0; i < 2; i++) {
+		a[i] = (struct arm_racer){ .ar = &ar, .i = i };
+		ASSERT_EQ(0, pthread_create(&a[i].t, NULL, arm_fn, &a[i]));
+	}
+	/* One socket pair, registered afresh each round. */
+	ASSERT_EQ(0, npt_unix_pair(sv));
 	for (long r = 0; r < rounds; r++) {
-		struct arm_racer a;
-		int sv[2];
-
-		ASSERT_EQ(0, npt_unix_pair(sv));
-		ASSERT_EQ(0, np_open(p, sv[0], r, &a.pd));
-		a.go = &go;
-		ASSERT_EQ(0, pthread_create(&a.t, NULL, arm_fn, &a));
-		pthread_barrier_wait(&go);
-		ASSERT_EQ(0, np_unblock(a.pd));
-		ASSERT_EQ(0, pthread_join(a.t, NULL));
-		ASSERT_EQ(0, np_close(a.pd));
-		if (a.ret == NP_PENDING) {
+		ASSERT_EQ(0, np_open(p, sv[0], r, &ar.pd));
+		ar.what[0] = 0;
+		ar.what[1] = 1;
+		deal(ar.what, 2, &rng);
+		pthread_barrier_wait(&ar.start);
+		pthread_barrier_wait(&ar.done);
+		ASSERT_EQ(0, ar.unblock_ret);
+		ASSERT_EQ(0, np_close(ar.pd));
+		if (ar.ret == NP_PENDING) {
 			pending++;
 			ASSERT_EQ(1, poll_ms(p, ev, 2, 10000));
 			ASSERT_EQ((uint64_t)r, ev[0].user);
 			ASSERT_EQ(NP_ERR_CLOSING, ev[0].result);
 		} else {
-			ASSERT_EQ(NP_ERR_CLOSING, a.ret);
+			ASSERT_EQ(NP_ERR_CLOSING, ar.ret);
 			closing++;
 		}
 		ASSERT_EQ(0, np_poll(p, ev, 2, 0));
-		close(sv[0]);
-		close(sv[1]);
 	}
+	close(sv[0]);
+	close(sv[1]);
+	ar.stop = true;
+	pthread_barrier_wait(&ar.start);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_join(a[i].t, NULL));
 	TH_LOG("%ld rounds: arm won %ld, unblock won %ld", rounds, pending,
 	       closing);
-	pthread_barrier_destroy(&go);
+	pthread_barrier_destroy(&ar.start);
+	pthread_barrier_destroy(&ar.done);
 	np_poller_close(p);
 }
 
