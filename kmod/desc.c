@@ -55,14 +55,14 @@ int npoll_desc_cache_init(void)
 {
 	/*
 	 * Kernel memory per descriptor (Documentation/performance.rst): the
-	 * slab object (plus SLUB's free pointer, outside the object for a
-	 * SLAB_TYPESAFE_BY_RCU cache) must stay at most 240 bytes, 17
+	 * slab object (plus SLUB's 8-byte free pointer, outside the object
+	 * for a SLAB_TYPESAFE_BY_RCU cache) must stay at most 240 bytes, 17
 	 * objects per 4 KiB slab.  Lock debugging makes spinlock_t larger,
 	 * and on PREEMPT_RT it is an rt_mutex.
 	 */
 #if !defined(CONFIG_DEBUG_SPINLOCK) && !defined(CONFIG_DEBUG_LOCK_ALLOC) && \
 	!defined(CONFIG_PREEMPT_RT)
-	BUILD_BUG_ON(sizeof(struct npoll_desc) > 224);
+	BUILD_BUG_ON(sizeof(struct npoll_desc) > 232);
 	BUILD_BUG_ON(offsetof(struct npoll_desc, mref) !=
 		     offsetof(struct npoll_desc, lock) + sizeof(spinlock_t));
 #endif
@@ -116,6 +116,7 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
 	d->poller = p;
 	d->file = file;
 	d->user = user;
+	d->fd = -1;
 	spin_lock_init(&d->lock);
 	d->rd = 0;
 	d->wd = 0;

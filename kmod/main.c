@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/uaccess.h>
 
 #include "npoll.h"
@@ -58,6 +59,17 @@ static int npoll_release(struct inode *inode, struct file *file)
 {
 	npoll_poller_free(file->private_data);
 	return 0;
+}
+
+/* Readable while scheduler-mode events wait (kmod/sched.c, "Nesting"). */
+static __poll_t npoll_fop_poll(struct file *file, poll_table *pt)
+{
+	return npoll_poller_poll_mask(file->private_data, file, pt);
+}
+
+static void npoll_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	npoll_poller_show_fdinfo(m, file->private_data);
 }
 
 static bool npoll_mode_is_one(u32 mode)
@@ -281,6 +293,8 @@ static const struct file_operations npoll_fops = {
 	.open = npoll_open,
 	.flush = npoll_flush,
 	.release = npoll_release,
+	.poll = npoll_fop_poll,
+	.show_fdinfo = npoll_show_fdinfo,
 	.unlocked_ioctl = npoll_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,

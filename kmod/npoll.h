@@ -13,6 +13,7 @@
 #define _NPOLL_INTERNAL_H
 
 #include <linux/hrtimer.h>
+#include <linux/irq_work.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -59,6 +60,8 @@ struct npoll_hook {
  * @poller: owner; constant while @ref > 0
  * @file:   the registered file, pinned until @ref reaches 0 (then NULL)
  * @user:   user cookie
+ * @fd:     the fd number the file was registered by (fdinfo's ``fd:``;
+ *          the file may have any number since, or none)
  * @lock:   protects @rd, @wd, @rseq, @wseq, the arming of @timer and the
  *          closing and expired bits of @info.  Taken from the timer's
  *          hard-irq callback, so always with interrupts disabled.
@@ -92,6 +95,7 @@ struct npoll_desc {
 	struct npoll_poller *poller;
 	struct file *file;
 	u64 user;
+	int fd;
 	/* Deadlines, timer arming, closing and expired bits of @info. */
 	spinlock_t lock;
 	/* Fills the padding after @lock on kernels without lock debugging. */
@@ -107,6 +111,8 @@ struct npoll_desc {
 
 /**
  * struct npoll_poller - one open() of /dev/netpoll
+ * @id:         unique among every poller since the module was loaded
+ *              (fdinfo's ``poller:``), never 0
  * @lock:       serializes registration and deregistration; protects
  *              @next_gen and the table's contents
  *              (readers of @descs use RCU)
@@ -128,12 +134,17 @@ struct npoll_desc {
  * @ev_out:     per mode, events taken off @ev_in in arrival order, not yet
  *              delivered (a harvest may take fewer than there are)
  * @ev_wait:    harvesters blocked in NPOLL_IOC_POLL
+ * @poll_wait:  poll(), epoll and io_uring waiting on the poller file itself
+ *              (.poll: readable while events are pending)
+ * @poll_work:  wakes @poll_wait outside the waker's context (kmod/sched.c,
+ *              "Nesting")
  * @brk:        a break is pending (NPOLL_IOC_BREAK)
  * @narmed:     armed modes whose outcome is not decided
  * @nevents:    decided outcomes not yet delivered
  * @nunix:      descriptors of AF_UNIX sockets (npoll_poller_flush())
  */
 struct npoll_poller {
+	u64 id;
 	/* Registration and deregistration; the table's contents. */
 	struct mutex lock;
 	struct xarray descs;
@@ -146,6 +157,8 @@ struct npoll_poller {
 	struct llist_head ev_in[2];
 	struct llist_node *ev_out[2];
 	wait_queue_head_t ev_wait;
+	wait_queue_head_t poll_wait;
+	struct irq_work poll_work;
 	atomic_t brk;
 	atomic_t narmed;
 	atomic_t nevents;
@@ -161,6 +174,7 @@ bool npoll_is_poller_file(struct file *file);
 struct npoll_poller *npoll_poller_alloc(void);
 void npoll_poller_free(struct npoll_poller *p);
 void npoll_poller_flush(struct npoll_poller *p, struct file *file);
+void npoll_poller_show_fdinfo(struct seq_file *m, struct npoll_poller *p);
 int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 			   u64 *handle);
 int npoll_poller_close_desc(struct npoll_poller *p, u64 handle);
@@ -193,6 +207,8 @@ void npoll_desc_close_events(struct npoll_desc *d);
 int npoll_poller_poll(struct npoll_poller *p, struct npoll_event __user *events,
 		      u32 max, s64 timeout_ns);
 void npoll_poller_break(struct npoll_poller *p);
+__poll_t npoll_poller_poll_mask(struct npoll_poller *p, struct file *file,
+				poll_table *pt);
 
 /* deadline.c */
 void npoll_deadline_init(struct npoll_desc *d);

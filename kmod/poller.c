@@ -17,6 +17,7 @@
 #include <linux/net.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/seq_file.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -27,6 +28,9 @@
 #include "npoll.h"
 #include "npoll_trace.h"
 #include "sem.h"
+#include "deadline.h"
+
+static atomic64_t npoll_last_poller_id = ATOMIC64_INIT(0);
 
 /* The table slot a handle names; its low half is slot + 1. */
 static unsigned long npoll_handle_slot(u64 handle)
@@ -58,6 +62,7 @@ struct npoll_poller *npoll_poller_alloc(void)
 	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	if (!p)
 		return NULL;
+	p->id = atomic64_inc_return(&npoll_last_poller_id);
 	mutex_init(&p->lock);
 	xa_init_flags(&p->descs, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
 	xa_init_flags(&p->hooks2, XA_FLAGS_ACCOUNT);
@@ -264,6 +269,7 @@ int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 		ret = -ENOMEM;
 		goto out_put_file;
 	}
+	d->fd = fd;
 
 	mutex_lock(&p->lock);
 	if (atomic_read(&p->ndescs) >= npoll_desc_limit()) {
@@ -418,4 +424,77 @@ struct npoll_desc *npoll_desc_get(struct npoll_poller *p, u64 handle)
 out_put:
 	npoll_desc_put(d);
 	return NULL;
+}
+
+/* fdinfo's name for the state of a mode's word. */
+static const char *npoll_sem_state_name(unsigned long v)
+{
+	if (v == NPOLL_SEM_NIL)
+		return "idle";
+	if (v == NPOLL_SEM_READY)
+		return "ready";
+	if (v == NPOLL_SEM_ARMED)
+		return "armed";
+	if (npoll_sem_is_fired(v))
+		return "fired";
+	return "waiting"; /* a task: parked, or about to park or arm */
+}
+
+/* A mode's state and its deadline as fdinfo prints them. */
+static void npoll_fdinfo_mode(struct seq_file *m, const char *name,
+			      unsigned long sem, s64 dl, s64 now)
+{
+	seq_printf(m, " %s: %s ", name, npoll_sem_state_name(sem));
+	if (dl == NPOLL_DL_NONE)
+		seq_puts(m, "-");
+	else if (dl == NPOLL_DL_EXPIRED || dl <= now)
+		seq_puts(m, "0");
+	else
+		seq_printf(m, "%lld", dl - now);
+}
+
+/**
+ * npoll_poller_show_fdinfo() - /proc/PID/fdinfo/N of a poller
+ * @m: the fdinfo file, after its generic lines
+ * @p: poller
+ *
+ * One line per descriptor in handle order, then the counters of
+ * NPOLL_IOC_STATS (Documentation/userspace-api.rst, "fdinfo").  The
+ * states and deadlines are a snapshot taken without the descriptors'
+ * locks: each field is current, the line as a whole may mix moments.
+ * The table is walked under @p->lock (registrations wait), and the walk
+ * stops as soon as @m's buffer is full: seq_file then calls again with a
+ * buffer twice as large, so a reader never costs more than one walk per
+ * doubling, and no line allocates.
+ *
+ * Context: process, sleeps.
+ */
+void npoll_poller_show_fdinfo(struct seq_file *m, struct npoll_poller *p)
+{
+	struct npoll_desc *d;
+	unsigned long index;
+	s64 now = ktime_get_ns();
+
+	seq_printf(m, "poller:\t%llu\n", p->id);
+	mutex_lock(&p->lock);
+	xa_for_each(&p->descs, index, d) {
+		struct inode *inode = file_inode(d->file);
+
+		seq_printf(m,
+			   "desc: %llx fd: %d ino: %lx sdev: %x user: 0x%llx",
+			   d->handle, d->fd, inode->i_ino, inode->i_sb->s_dev,
+			   d->user);
+		npoll_fdinfo_mode(m, "r", READ_ONCE(d->rg), READ_ONCE(d->rd),
+				  now);
+		npoll_fdinfo_mode(m, "w", READ_ONCE(d->wg), READ_ONCE(d->wd),
+				  now);
+		seq_putc(m, '\n');
+		if (seq_has_overflowed(m))
+			break;
+		cond_resched();
+	}
+	mutex_unlock(&p->lock);
+	seq_printf(m, "descs: %d waiters: %d armed: %d events: %d\n",
+		   atomic_read(&p->ndescs), atomic_read(&p->nwaiters),
+		   atomic_read(&p->narmed), atomic_read(&p->nevents));
 }

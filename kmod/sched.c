@@ -44,8 +44,27 @@
  * prepare_to_wait(), so it cannot miss a push); a harvester that leaves
  * events behind wakes the next.  The timeout is an on-stack hrtimer at
  * an absolute CLOCK_MONOTONIC expiry without slack.
+ *
+ * Nesting: the poller file's .poll reports EPOLLIN while events are
+ * pending, so poll(), epoll and io_uring can wait for a poller.  They
+ * wait on @poll_wait, not on @ev_wait: the harvesters' wake-up stays as
+ * it is, and the wake-up of @poll_wait runs from an irq_work instead of
+ * the waker's context.  A waker runs under the registered file's
+ * wait-queue lock, and an epoll that waits for the poller may itself be
+ * registered with this or another poller: woken in place, the chain
+ * would take this poller's @poll_wait lock again (a deadlock), or the
+ * lock of another poller's, which lockdep cannot tell from a recursion.
+ * The irq_work coalesces wake-ups and starts from a context of its own
+ * (hard interrupt, or the irq_work thread on PREEMPT_RT).  It wakes
+ * on the same condition as the harvesters, a push onto an empty list:
+ * with EPOLLET an edge comes for the first event after a harvest took
+ * the list, so such a waiter harvests until np_poll() returns fewer
+ * events than it asked for.  A pending break does not make the poller
+ * readable (a harvest that does not block leaves the break, so a loop
+ * woken for it would spin).
  */
 #include <linux/hrtimer.h>
+#include <linux/irq_work.h>
 #include <linux/ktime.h>
 #include <linux/llist.h>
 #include <linux/sched.h>
@@ -69,6 +88,15 @@ static struct npoll_desc *npoll_evlink_desc(struct llist_node *node, u32 mode)
 		       container_of(node, struct npoll_desc, ev[1]);
 }
 
+/* Wake poll(), epoll and io_uring waiting for the poller (see Nesting). */
+static void npoll_poll_work_fn(struct irq_work *work)
+{
+	struct npoll_poller *p =
+		container_of(work, struct npoll_poller, poll_work);
+
+	wake_up_poll(&p->poll_wait, EPOLLIN | EPOLLRDNORM);
+}
+
 /**
  * npoll_sched_init() - set up a new poller's ready list
  * @p: poller being allocated
@@ -81,6 +109,8 @@ void npoll_sched_init(struct npoll_poller *p)
 	p->ev_out[0] = NULL;
 	p->ev_out[1] = NULL;
 	init_waitqueue_head(&p->ev_wait);
+	init_waitqueue_head(&p->poll_wait);
+	init_irq_work(&p->poll_work, npoll_poll_work_fn);
 	atomic_set(&p->brk, 0);
 	atomic_set(&p->narmed, 0);
 	atomic_set(&p->nevents, 0);
@@ -109,6 +139,8 @@ void npoll_sched_release(struct npoll_poller *p)
 		}
 		p->ev_out[m] = NULL;
 	}
+	/* No waker is left to queue it again. */
+	irq_work_sync(&p->poll_work);
 	mutex_destroy(&p->ev_lock);
 }
 
@@ -130,10 +162,17 @@ void npoll_event_queue(struct npoll_desc *d, u32 mode)
 	refcount_inc(&d->mref);
 	atomic_dec(&p->narmed);
 	atomic_inc(&p->nevents);
-	/* Full barrier; pairs with prepare_to_wait() in the harvester. */
-	if (llist_add(&d->ev[mode - 1], &p->ev_in[mode - 1]) &&
-	    wq_has_sleeper(&p->ev_wait))
-		wake_up(&p->ev_wait);
+	if (llist_add(&d->ev[mode - 1], &p->ev_in[mode - 1])) {
+		/*
+		 * llist_add() is a full barrier: it pairs with
+		 * prepare_to_wait() in the harvester.
+		 */
+		if (waitqueue_active(&p->ev_wait))
+			wake_up(&p->ev_wait);
+		/* Pairs with the smp_mb() in npoll_poller_poll_mask(). */
+		if (waitqueue_active(&p->poll_wait))
+			irq_work_queue(&p->poll_work);
+	}
 }
 
 /**
@@ -353,7 +392,7 @@ static int npoll_poll_sleep(struct npoll_poller *p, struct hrtimer_sleeper *t)
 	int ret;
 
 	for (;;) {
-		/* Pairs with the barrier of wq_has_sleeper() in the wakers. */
+		/* Pairs with the wakers' barriers (npoll_event_queue()). */
 		prepare_to_wait(&p->ev_wait, &wait, TASK_INTERRUPTIBLE);
 		if (npoll_events_pending(p)) {
 			ret = 1;
@@ -443,4 +482,22 @@ void npoll_poller_break(struct npoll_poller *p)
 	/* wq_has_sleeper() orders the store before its check. */
 	if (wq_has_sleeper(&p->ev_wait))
 		wake_up(&p->ev_wait);
+}
+
+/**
+ * npoll_poller_poll_mask() - .poll of the poller file
+ * @p: poller
+ * @file: its file
+ * @pt: the caller's poll table
+ *
+ * Context: process.
+ * Return: EPOLLIN | EPOLLRDNORM while events wait to be harvested.
+ */
+__poll_t npoll_poller_poll_mask(struct npoll_poller *p, struct file *file,
+				poll_table *pt)
+{
+	poll_wait(file, &p->poll_wait, pt);
+	/* Pairs with the full barrier of llist_add() in npoll_event_queue(). */
+	smp_mb();
+	return npoll_events_pending(p) ? EPOLLIN | EPOLLRDNORM : 0;
 }

@@ -39,6 +39,12 @@ typedef struct np_desc np_desc;
 int  np_poller_open(np_poller **out);
 /* Close every descriptor still open, then the poller. */
 void np_poller_close(np_poller *p);
+/*
+ * The poller's own file descriptor, for poll(), epoll or io_uring: it is
+ * readable while np_poll has events to return.  Owned by @p: do not
+ * close it.  -EINVAL for NULL.
+ */
+int  np_poller_fd(const np_poller *p);
 
 /*
  * Register @fd (which becomes O_NONBLOCK) with @p; @user comes back in

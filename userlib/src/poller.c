@@ -141,6 +141,11 @@ static void poller_stop_polls(struct np_poller *p)
 	}
 }
 
+int np_poller_fd(const np_poller *p)
+{
+	return p ? p->fd : -EINVAL;
+}
+
 void np_poller_close(np_poller *p)
 {
 	struct np_desc *pd;
