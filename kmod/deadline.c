@@ -280,6 +280,7 @@ int npoll_desc_set_deadline(struct npoll_desc *d, s64 deadline, u32 mode,
 		WRITE_ONCE(d->rd, when);
 	if (mode & NPOLL_MODE_WRITE)
 		WRITE_ONCE(d->wd, when);
+	trace_npoll_set_deadline(d, mode, when);
 	if (when < 0)
 		expired = mode;
 	npoll_deadline_apply(d, expired);

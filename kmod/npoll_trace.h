@@ -2,11 +2,12 @@
 /*
  * npoll: tracepoints, trace system "npoll".
  *
- * Every event names its descriptor by handle (never by a kernel
- * pointer); npoll_open ties a handle to the caller's fd and cookie.
- * Handles are unique within a poller: the task and pid of each trace
- * line tell pollers of different processes apart.  Fields and example
- * commands: Documentation/tracing.rst.
+ * Every event names its poller by id (unique system-wide) and its
+ * descriptor by handle (unique within the poller) and cookie, never by a
+ * kernel pointer; npoll_open ties a handle to the caller's fd.  Events
+ * that fire where no waiter runs (readiness, deadlines) name the thread
+ * parked on the mode.  Fields and example commands:
+ * Documentation/tracing.rst.
  *
  * Disabled events cost a patched-out branch.  Arguments are evaluated
  * only when the event is enabled, and the start time of a wait is read
@@ -21,7 +22,32 @@
 
 #ifndef _NPOLL_TRACE_HELPERS_H
 #define _NPOLL_TRACE_HELPERS_H
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+
 #include "npoll.h"
+#include "sem.h"
+
+/*
+ * The pid of the thread parked on @mode of @d (or about to park or arm
+ * on it), 0 if there is none.  A task in the word has not left its wait
+ * when the word is read; read inside the RCU section, its task_struct
+ * outlives the section even if the thread leaves and exits meanwhile.
+ */
+static inline pid_t npoll_trace_waiter(const struct npoll_desc *d, u32 mode)
+{
+	struct task_struct *t;
+	unsigned long v;
+	pid_t pid = 0;
+
+	rcu_read_lock();
+	v = READ_ONCE(*(mode == NPOLL_MODE_READ ? &d->rg : &d->wg));
+	t = (struct task_struct *)(v & ~NPOLL_SEM_WAIT_TAG);
+	if (v > NPOLL_SEM_LAST)
+		pid = task_pid_nr(t);
+	rcu_read_unlock();
+	return pid;
+}
 
 /* The modes whose readiness @mask signals. */
 static inline u32 npoll_ready_modes(__poll_t mask)
@@ -76,21 +102,30 @@ static inline u32 npoll_ready_modes(__poll_t mask)
 TRACE_EVENT(npoll_open,
 	    TP_PROTO(const struct npoll_desc *d, int fd),
 	    TP_ARGS(d, fd),
-	    TP_STRUCT__entry(__field(u64, handle)
+	    TP_STRUCT__entry(__field(u64, poller)
+			     __field(u64, handle)
 			     __field(u64, user)
 			     __field(int, fd)),
-	    TP_fast_assign(__entry->handle = d->handle;
+	    TP_fast_assign(__entry->poller = d->poller->id;
+			   __entry->handle = d->handle;
 			   __entry->user = d->user;
 			   __entry->fd = fd;),
-	    TP_printk("handle=%#llx fd=%d user=%#llx",
-		      __entry->handle, __entry->fd, __entry->user));
+	    TP_printk("poller=%llu handle=%#llx fd=%d user=%#llx",
+		      __entry->poller, __entry->handle, __entry->fd,
+		      __entry->user));
 
 DECLARE_EVENT_CLASS(npoll_handle_class,
 		    TP_PROTO(const struct npoll_desc *d),
 		    TP_ARGS(d),
-		    TP_STRUCT__entry(__field(u64, handle)),
-		    TP_fast_assign(__entry->handle = d->handle;),
-		    TP_printk("handle=%#llx", __entry->handle));
+		    TP_STRUCT__entry(__field(u64, poller)
+				     __field(u64, handle)
+				     __field(u64, user)),
+		    TP_fast_assign(__entry->poller = d->poller->id;
+				   __entry->handle = d->handle;
+				   __entry->user = d->user;),
+		    TP_printk("poller=%llu handle=%#llx user=%#llx",
+			      __entry->poller, __entry->handle,
+			      __entry->user));
 
 /* npoll_close: a descriptor is closed (NPOLL_IOC_CLOSE, poller release). */
 DEFINE_EVENT(npoll_handle_class, npoll_close,
@@ -106,15 +141,19 @@ DEFINE_EVENT(npoll_handle_class, npoll_unblock,
 TRACE_EVENT(npoll_wait_start,
 	    TP_PROTO(const struct npoll_desc *d, u32 mode, bool canceled),
 	    TP_ARGS(d, mode, canceled),
-	    TP_STRUCT__entry(__field(u64, handle)
+	    TP_STRUCT__entry(__field(u64, poller)
+			     __field(u64, handle)
+			     __field(u64, user)
 			     __field(u32, mode)
 			     __field(u32, canceled)),
-	    TP_fast_assign(__entry->handle = d->handle;
+	    TP_fast_assign(__entry->poller = d->poller->id;
+			   __entry->handle = d->handle;
+			   __entry->user = d->user;
 			   __entry->mode = mode;
 			   __entry->canceled = canceled;),
-	    TP_printk("handle=%#llx mode=%s canceled=%u",
-		      __entry->handle, npoll_show_mode(__entry->mode),
-		      __entry->canceled));
+	    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s canceled=%u",
+		      __entry->poller, __entry->handle, __entry->user,
+		      npoll_show_mode(__entry->mode), __entry->canceled));
 
 /*
  * npoll_wait_end: NPOLL_IOC_WAIT returns.  @start_ns is the
@@ -125,85 +164,142 @@ TRACE_EVENT(npoll_wait_end,
 	    TP_PROTO(const struct npoll_desc *d, u32 mode, int result,
 		     u64 start_ns),
 	    TP_ARGS(d, mode, result, start_ns),
-	    TP_STRUCT__entry(__field(u64, handle)
+	    TP_STRUCT__entry(__field(u64, poller)
+			     __field(u64, handle)
+			     __field(u64, user)
 			     __field(u64, waited_ns)
 			     __field(u32, mode)
 			     __field(int, result)),
-	    TP_fast_assign(__entry->handle = d->handle;
+	    TP_fast_assign(__entry->poller = d->poller->id;
+			   __entry->handle = d->handle;
+			   __entry->user = d->user;
 			   __entry->waited_ns =
 				start_ns ? ktime_get_ns() - start_ns : 0;
 			   __entry->mode = mode;
 			   __entry->result = result;),
-	    TP_printk("handle=%#llx mode=%s result=%s waited_ns=%llu",
-		      __entry->handle, npoll_show_mode(__entry->mode),
+	    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s result=%s waited_ns=%llu",
+		      __entry->poller, __entry->handle, __entry->user,
+		      npoll_show_mode(__entry->mode),
 		      npoll_show_result(__entry->result),
 		      __entry->waited_ns));
 
 /*
  * npoll_ready: the file reported readiness for at least one mode; mode
- * names the modes it signals.  Hard-irq or softirq context is common.
+ * names the modes it signals, rpid and wpid the threads parked on the
+ * read and the write mode (0: none).  Hard-irq or softirq context is
+ * common.
  */
 TRACE_EVENT_CONDITION(npoll_ready,
 		      TP_PROTO(const struct npoll_desc *d, __poll_t mask),
 		      TP_ARGS(d, mask),
 		      TP_CONDITION(mask & (NPOLL_READ_EVENTS |
 					   NPOLL_WRITE_EVENTS)),
-		      TP_STRUCT__entry(__field(u64, handle)
+		      TP_STRUCT__entry(__field(u64, poller)
+				       __field(u64, handle)
+				       __field(u64, user)
 				       __field(u32, mode)
-				       __field(u32, mask)),
-		      TP_fast_assign(__entry->handle = d->handle;
+				       __field(u32, mask)
+				       __field(pid_t, rpid)
+				       __field(pid_t, wpid)),
+		      TP_fast_assign(__entry->poller = d->poller->id;
+				     __entry->handle = d->handle;
+				     __entry->user = d->user;
 				     __entry->mode = npoll_ready_modes(mask);
-				     __entry->mask = (__force u32)mask;),
-		      TP_printk("handle=%#llx mode=%s mask=%s",
-				__entry->handle,
+				     __entry->mask = (__force u32)mask;
+				     __entry->rpid =
+					npoll_trace_waiter(d, NPOLL_MODE_READ);
+				     __entry->wpid =
+					npoll_trace_waiter(d, NPOLL_MODE_WRITE);),
+		      TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s mask=%s rpid=%d wpid=%d",
+				__entry->poller, __entry->handle,
+				__entry->user,
 				npoll_show_mode(__entry->mode),
-				npoll_show_mask(__entry->mask)));
+				npoll_show_mask(__entry->mask),
+				__entry->rpid, __entry->wpid));
 
 /*
  * npoll_deadline: the deadline timer found a mode's deadline due;
- * lateness_ns is how long after the deadline the callback ran.
+ * lateness_ns is how long after the deadline the callback ran, pid the
+ * thread parked on the mode (0: none, or the mode is armed).
  */
 TRACE_EVENT(npoll_deadline,
 	    TP_PROTO(const struct npoll_desc *d, u32 mode, s64 lateness_ns),
 	    TP_ARGS(d, mode, lateness_ns),
-	    TP_STRUCT__entry(__field(u64, handle)
+	    TP_STRUCT__entry(__field(u64, poller)
+			     __field(u64, handle)
+			     __field(u64, user)
 			     __field(s64, lateness_ns)
-			     __field(u32, mode)),
-	    TP_fast_assign(__entry->handle = d->handle;
+			     __field(u32, mode)
+			     __field(pid_t, pid)),
+	    TP_fast_assign(__entry->poller = d->poller->id;
+			   __entry->handle = d->handle;
+			   __entry->user = d->user;
 			   __entry->lateness_ns = lateness_ns;
+			   __entry->mode = mode;
+			   __entry->pid = npoll_trace_waiter(d, mode);),
+	    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s lateness_ns=%lld pid=%d",
+		      __entry->poller, __entry->handle, __entry->user,
+		      npoll_show_mode(__entry->mode), __entry->lateness_ns,
+		      __entry->pid));
+
+/*
+ * npoll_set_deadline: a deadline reached the kernel (NPOLL_IOC_SET_DEADLINE,
+ * or the deadline an NPOLL_IOC_IO hands over) and was applied to mode
+ * (read, write or both); deadline is as stored: 0 none, -1 expired, else
+ * the CLOCK_MONOTONIC ns it expires at.
+ */
+TRACE_EVENT(npoll_set_deadline,
+	    TP_PROTO(const struct npoll_desc *d, u32 mode, s64 deadline),
+	    TP_ARGS(d, mode, deadline),
+	    TP_STRUCT__entry(__field(u64, poller)
+			     __field(u64, handle)
+			     __field(u64, user)
+			     __field(s64, deadline)
+			     __field(u32, mode)),
+	    TP_fast_assign(__entry->poller = d->poller->id;
+			   __entry->handle = d->handle;
+			   __entry->user = d->user;
+			   __entry->deadline = deadline;
 			   __entry->mode = mode;),
-	    TP_printk("handle=%#llx mode=%s lateness_ns=%lld",
-		      __entry->handle, npoll_show_mode(__entry->mode),
-		      __entry->lateness_ns));
+	    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s deadline=%lld",
+		      __entry->poller, __entry->handle, __entry->user,
+		      npoll_show_mode(__entry->mode), __entry->deadline));
 
 /* npoll_arm: NPOLL_IOC_ARM decided now (result) or armed (pending). */
 TRACE_EVENT(npoll_arm,
 	    TP_PROTO(const struct npoll_desc *d, u32 mode, int result),
 	    TP_ARGS(d, mode, result),
-	    TP_STRUCT__entry(__field(u64, handle)
+	    TP_STRUCT__entry(__field(u64, poller)
+			     __field(u64, handle)
+			     __field(u64, user)
 			     __field(u32, mode)
 			     __field(int, result)),
-	    TP_fast_assign(__entry->handle = d->handle;
+	    TP_fast_assign(__entry->poller = d->poller->id;
+			   __entry->handle = d->handle;
+			   __entry->user = d->user;
 			   __entry->mode = mode;
 			   __entry->result = result;),
-	    TP_printk("handle=%#llx mode=%s result=%s",
-		      __entry->handle, npoll_show_mode(__entry->mode),
+	    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s result=%s",
+		      __entry->poller, __entry->handle, __entry->user,
+		      npoll_show_mode(__entry->mode),
 		      npoll_show_result(__entry->result)));
 
 /* npoll_harvest: NPOLL_IOC_POLL delivered one event. */
 TRACE_EVENT(npoll_harvest,
 	    TP_PROTO(const struct npoll_desc *d, u32 mode, int result),
 	    TP_ARGS(d, mode, result),
-	    TP_STRUCT__entry(__field(u64, handle)
+	    TP_STRUCT__entry(__field(u64, poller)
+			     __field(u64, handle)
 			     __field(u64, user)
 			     __field(u32, mode)
 			     __field(int, result)),
-	    TP_fast_assign(__entry->handle = d->handle;
+	    TP_fast_assign(__entry->poller = d->poller->id;
+			   __entry->handle = d->handle;
 			   __entry->user = d->user;
 			   __entry->mode = mode;
 			   __entry->result = result;),
-	    TP_printk("handle=%#llx user=%#llx mode=%s result=%s",
-		      __entry->handle, __entry->user,
+	    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s result=%s",
+		      __entry->poller, __entry->handle, __entry->user,
 		      npoll_show_mode(__entry->mode),
 		      npoll_show_result(__entry->result)));
 

@@ -181,6 +181,7 @@ struct tr_waiter {
 	uint64_t handle;
 	uint32_t mode;
 	int result;
+	atomic_int tid;		/* the thread's, once it runs */
 	int64_t t0, t1;		/* CLOCK_MONOTONIC around the ioctl */
 };
 
@@ -188,6 +189,7 @@ static void *tr_waiter_fn(void *arg)
 {
 	struct tr_waiter *w = arg;
 
+	atomic_store(&w->tid, (int)gettid());
 	w->t0 = npoll_test_now();
 	w->result = npt_raw_wait(w->dev, NPOLL_IOC_WAIT, w->handle, w->mode, 0);
 	w->t1 = npoll_test_now();
@@ -269,6 +271,24 @@ static void tr_poke(FIXTURE_DATA(trace) *self)
 		abort();
 }
 
+/* The poller id of fd @dev, from its fdinfo; -1 if not found. */
+static long long tr_poller_id(int dev)
+{
+	char path[64], line[256];
+	long long id = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", dev);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "poller:\t%lld", &id) == 1)
+			break;
+	fclose(f);
+	return id;
+}
+
 /* What one event of the script must be. */
 struct tr_expect {
 	const char *name;
@@ -282,10 +302,10 @@ struct tr_expect {
  *   open                     ready(write), open
  *   waiter parks, 20 ms,     wait_start(read), ready(read),
  *   peer writes              wait_end(read, ok)
- *   waiter parks, read       wait_start(read), deadline(read),
- *   deadline in 20 ms        wait_end(read, timeout)
- *   deadline cleared; arm    arm(read, pending), ready(read),
- *   read, peer writes, poll  harvest(read, ok)
+ *   waiter parks, read       wait_start(read), set_deadline(read),
+ *   deadline in 20 ms        deadline(read), wait_end(read, timeout)
+ *   deadline cleared; arm    set_deadline(read), arm(read, pending),
+ *   read, peer writes, poll  ready(read), harvest(read, ok)
  *   reset write; waiter      wait_start(write), unblock,
  *   parks, unblock           wait_end(write, closing)
  *   close                    close
@@ -301,8 +321,10 @@ static const struct tr_expect tr_script[] = {
 	{ "npoll_ready", "read", NULL },
 	{ "npoll_wait_end", "read", "ok" },
 	{ "npoll_wait_start", "read", NULL },
+	{ "npoll_set_deadline", "read", NULL },
 	{ "npoll_deadline", "read", NULL },
 	{ "npoll_wait_end", "read", "timeout" },
+	{ "npoll_set_deadline", "read", NULL },
 	{ "npoll_arm", "read", "pending" },
 	{ "npoll_ready", "read", NULL },
 	{ "npoll_harvest", "read", "ok" },
@@ -330,6 +352,7 @@ TEST_F(trace, scripted_sequence_gives_exactly_these_events)
 	struct tr_waiter rd_ok, rd_to, wr_cl;
 	struct npoll_event out[4];
 	char want[128], got[128];
+	long long poller;
 	uint64_t h = 0;
 	int i, n;
 
@@ -376,12 +399,18 @@ TEST_F(trace, scripted_sequence_gives_exactly_these_events)
 	ASSERT_EQ(TR_NSCRIPT, n) tr_log_events(_metadata, ev, n);
 
 	snprintf(want, sizeof(want), "%#llx", (unsigned long long)h);
+	poller = tr_poller_id(self->dev);
+	ASSERT_LT(0, poller);
 	for (i = 0; i < n; i++) {
 		const struct tr_expect *x = &tr_script[i];
 
 		EXPECT_STREQ(x->name, ev[i].name) TH_LOG("event %d", i);
 		EXPECT_TRUE(tr_field(&ev[i], "handle", got, sizeof(got)));
 		EXPECT_STREQ(want, got) TH_LOG("event %d", i);
+		/* Every event names the poller and carries the cookie. */
+		EXPECT_EQ(poller, tr_num(&ev[i], "poller")) TH_LOG("event %d", i);
+		EXPECT_EQ((long long)TR_USER, tr_num(&ev[i], "user"))
+			TH_LOG("event %d", i);
 		if (x->mode) {
 			EXPECT_TRUE(tr_field(&ev[i], "mode", got, sizeof(got)));
 			EXPECT_STREQ(x->mode, got) TH_LOG("event %d", i);
@@ -402,9 +431,19 @@ TEST_F(trace, scripted_sequence_gives_exactly_these_events)
 	EXPECT_EQ((long long)TR_USER, tr_num(&ev[1], "user"));
 	EXPECT_EQ(0, tr_num(&ev[2], "canceled"));
 	EXPECT_TRUE(tr_has_flag(&ev[3], "mask", "IN")) TH_LOG("%s", ev[3].fields);
-	EXPECT_LE(0, tr_num(&ev[6], "lateness_ns"));
-	EXPECT_GT(NPT_PATIENCE, tr_num(&ev[6], "lateness_ns"));
-	EXPECT_EQ((long long)TR_USER, tr_num(&ev[10], "user"));
+	/* The readiness and the deadline name the thread that waited. */
+	EXPECT_EQ(atomic_load(&rd_ok.tid), tr_num(&ev[3], "rpid"));
+	EXPECT_EQ(0, tr_num(&ev[3], "wpid"));
+	EXPECT_EQ(0, tr_num(&ev[0], "rpid"));
+	EXPECT_EQ(atomic_load(&rd_to.tid), tr_num(&ev[7], "pid"));
+	/* The deadline as stored: absolute, 20 ms after it was set; cleared. */
+	EXPECT_LT(rd_to.t0, tr_num(&ev[6], "deadline"));
+	EXPECT_GE(rd_to.t1, tr_num(&ev[6], "deadline"));
+	EXPECT_EQ(0, tr_num(&ev[9], "deadline"));
+	EXPECT_LE(0, tr_num(&ev[7], "lateness_ns"));
+	EXPECT_GT(NPT_PATIENCE, tr_num(&ev[7], "lateness_ns"));
+	/* The readiness of an armed mode: nobody parked. */
+	EXPECT_EQ(0, tr_num(&ev[11], "rpid"));
 
 	/*
 	 * waited_ns: the waiter parked at least 20 ms before it was woken;
@@ -414,7 +453,7 @@ TEST_F(trace, scripted_sequence_gives_exactly_these_events)
 	 */
 	{
 		const struct { int s, e; struct tr_waiter *w; } span[] = {
-			{ 2, 4, &rd_ok }, { 5, 7, &rd_to }, { 11, 13, &wr_cl },
+			{ 2, 4, &rd_ok }, { 5, 8, &rd_to }, { 13, 15, &wr_cl },
 		};
 
 		for (i = 0; i < 3; i++) {
@@ -491,17 +530,22 @@ TEST_F(trace, wait_end_enabled_mid_wait_reports_zero_waited)
 /* The events, and the fields each one records (Documentation/tracing.rst). */
 static const struct {
 	const char *name;
-	const char *fields[5];
+	const char *fields[7];
 } tr_formats[] = {
 	{ "npoll_open", { "u64 handle", "u64 user", "int fd" } },
-	{ "npoll_close", { "u64 handle" } },
-	{ "npoll_unblock", { "u64 handle" } },
-	{ "npoll_wait_start", { "u64 handle", "u32 mode", "u32 canceled" } },
-	{ "npoll_wait_end", { "u64 handle", "u64 waited_ns", "u32 mode",
-			      "int result" } },
-	{ "npoll_ready", { "u64 handle", "u32 mode", "u32 mask" } },
-	{ "npoll_deadline", { "u64 handle", "s64 lateness_ns", "u32 mode" } },
-	{ "npoll_arm", { "u64 handle", "u32 mode", "int result" } },
+	{ "npoll_close", { "u64 handle", "u64 user" } },
+	{ "npoll_unblock", { "u64 handle", "u64 user" } },
+	{ "npoll_wait_start", { "u64 handle", "u64 user", "u32 mode",
+				"u32 canceled" } },
+	{ "npoll_wait_end", { "u64 handle", "u64 user", "u64 waited_ns",
+			      "u32 mode", "int result" } },
+	{ "npoll_ready", { "u64 handle", "u64 user", "u32 mode", "u32 mask",
+			   "pid_t rpid", "pid_t wpid" } },
+	{ "npoll_deadline", { "u64 handle", "u64 user", "s64 lateness_ns",
+			      "u32 mode", "pid_t pid" } },
+	{ "npoll_set_deadline", { "u64 handle", "u64 user", "s64 deadline",
+				  "u32 mode" } },
+	{ "npoll_arm", { "u64 handle", "u64 user", "u32 mode", "int result" } },
 	{ "npoll_harvest", { "u64 handle", "u64 user", "u32 mode",
 			     "int result" } },
 };
@@ -523,7 +567,10 @@ TEST_F(trace, event_formats_have_the_documented_fields)
 			 tr_formats[i].name);
 		fmt = tr_slurp(dir, "format");
 		ASSERT_NE(NULL, fmt) TH_LOG("no %s/format", dir);
-		for (j = 0; j < 5 && tr_formats[i].fields[j]; j++) {
+		/* Every event names its poller. */
+		EXPECT_NE(NULL, strstr(fmt, "field:u64 poller;"))
+			TH_LOG("%s lacks u64 poller", tr_formats[i].name);
+		for (j = 0; j < 7 && tr_formats[i].fields[j]; j++) {
 			snprintf(field, sizeof(field), "field:%s;",
 				 tr_formats[i].fields[j]);
 			EXPECT_NE(NULL, strstr(fmt, field))
