@@ -2,8 +2,8 @@
 #
 # npoll: out-of-tree module, libnpoll, selftests and examples.
 #
-#   make            module (against KDIR), library, examples, and the
-#                   selftests where the kselftest harness is at hand
+#   make            module (against KDIR), library, examples, npoll-stat
+#                   and the selftests where the kselftest harness is at hand
 #   make module KERNEL=NAME   npoll.ko for guest kernel NAME (distro,
 #                   distro-6.12, rt, debug, debug-rt, kcsan), fetching or
 #                   building that kernel first (scripts/kernel)
@@ -27,9 +27,9 @@ CFLAGS ?= -O2 -g
 NPOLL_CFLAGS := -Wall -Wextra -Werror -D_GNU_SOURCE -Iuserlib/include -Iuapi
 export CC CFLAGS NPOLL_CFLAGS
 
-.PHONY: all module userlib selftests examples debug-module check check-quick demo clean
+.PHONY: all module userlib selftests examples tools debug-module check check-quick demo clean
 
-all: module userlib selftests-if-possible examples
+all: module userlib selftests-if-possible examples tools
 
 # Without KERNEL: the module for KDIR, the machine's own kernel.  With
 # KERNEL=NAME: for that guest kernel, in kmod/ for distro and in a copy
@@ -63,6 +63,9 @@ selftests-if-possible: userlib
 examples: userlib
 	$(MAKE) -C examples
 
+tools:
+	$(MAKE) -C tools
+
 check:
 	scripts/check
 
@@ -81,6 +84,7 @@ clean:
 	$(MAKE) -C userlib clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C examples clean
+	$(MAKE) -C tools clean
 	rm -rf build
 
 # --- install and DKMS (packaging/, man/, dkms.conf) -------------------------
@@ -104,6 +108,7 @@ clean:
 NPOLL_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="*\([^"]*\)"*$$/\1/p' dkms.conf)
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
@@ -119,7 +124,7 @@ KRELEASE ?= $(shell sed -n 's/.*UTS_RELEASE "\(.*\)".*/\1/p' \
 # may lack.
 NPOLL_SBIN := PATH="$$PATH:/usr/sbin:/sbin"
 MODULE_DIR = $(DESTDIR)/lib/modules/$(KRELEASE)
-# libnpoll.so -> libnpoll.so.1 -> libnpoll.so.1.0.0, as userlib/ built them.
+# libnpoll.so -> libnpoll.so.1 -> libnpoll.so.1.2.0, as userlib/ built them.
 LIB_SONAME = $(shell readlink userlib/libnpoll.so)
 LIB_SOREAL = $(shell readlink userlib/$(LIB_SONAME))
 DKMS_KMOD_SRCS = kmod/Kbuild $(wildcard kmod/*.h) \
@@ -132,10 +137,10 @@ man_links = for p in $(notdir $(MAN3_PAGES)); do \
 			man/man3/$$p | grep -vx "$${p%.3}" | sed "s|\$$| $$p|"; \
 	done
 
-.PHONY: install install-module install-userlib install-man install-data
+.PHONY: install install-module install-userlib install-tools install-man install-data
 .PHONY: uninstall dkms-source dkms-install dkms-uninstall
 
-install: install-module install-userlib install-man install-data
+install: install-module install-userlib install-tools install-man install-data
 
 install-module:
 	@test -f kmod/npoll.ko || { echo "kmod/npoll.ko is not built: run make first"; exit 1; }
@@ -165,8 +170,12 @@ install-userlib: userlib
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/libnpoll.pc
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then $(NPOLL_SBIN) ldconfig; fi
 
+install-tools: tools
+	install -D -m 755 tools/npoll-stat $(DESTDIR)$(BINDIR)/npoll-stat
+
 install-man:
-	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -m 644 man/man1/npoll-stat.1 $(DESTDIR)$(MANDIR)/man1/npoll-stat.1
 	install -m 644 $(MAN3_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 man/man7/npoll.7 $(DESTDIR)$(MANDIR)/man7/npoll.7
 	@$(man_links) | while read -r name page; do \
@@ -185,6 +194,7 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libnpoll.so.*
 	rm -f $(DESTDIR)$(INCLUDEDIR)/npoll.h $(DESTDIR)$(INCLUDEDIR)/linux/npoll.h
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/libnpoll.pc
+	rm -f $(DESTDIR)$(BINDIR)/npoll-stat $(DESTDIR)$(MANDIR)/man1/npoll-stat.1
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3_PAGES))) \
 		$(DESTDIR)$(MANDIR)/man7/npoll.7
 	@$(man_links) | while read -r name page; do \
