@@ -94,15 +94,6 @@ static unsigned int kdev(dev_t d)
 	return major(d) << 20 | minor(d);
 }
 
-static int raw_poll(int dev, struct npoll_event *ev, int max, int64_t to)
-{
-	struct npoll_poll_args a = {
-		.events = (uintptr_t)ev, .max = (uint32_t)max, .timeout_ns = to,
-	};
-
-	return npt_ioctl(dev, NPOLL_IOC_POLL, &a);
-}
-
 FIXTURE(fdinfo) {
 	int dev;
 	int efd[4];
@@ -255,7 +246,7 @@ TEST_F(fdinfo, mode_states_and_deadlines)
 	fdi_free(&fi);
 
 	/* Harvested: idle again.  Woken: no waiter left. */
-	ASSERT_EQ(1, raw_poll(self->dev, ev, 4, 0));
+	ASSERT_EQ(1, npt_raw_poll(self->dev, ev, 4, 0));
 	EXPECT_EQ(0x1002, ev[0].user);
 	ASSERT_EQ(8, write(self->efd[3], &one, 8));
 	ASSERT_TRUE(npt_raw_waiter_join(&w));

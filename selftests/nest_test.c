@@ -16,15 +16,6 @@
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
 
-static int raw_poll(int dev, struct npoll_event *ev, int max, int64_t to)
-{
-	struct npoll_poll_args a = {
-		.events = (uintptr_t)ev, .max = (uint32_t)max, .timeout_ns = to,
-	};
-
-	return npt_ioctl(dev, NPOLL_IOC_POLL, &a);
-}
-
 /* poll() on @fd for @ms: the revents, 0 on timeout, -errno. */
 static int poll_in(int fd, int ms)
 {
@@ -47,7 +38,7 @@ static int harvest(int dev, struct npoll_event *ev, int want)
 	int got = 0, n;
 
 	while (got < want) {
-		n = raw_poll(dev, ev + got, want - got, 10 * NPT_SEC);
+		n = npt_raw_poll(dev, ev + got, want - got, 10 * NPT_SEC);
 		if (n <= 0)
 			return n < 0 ? n : got;
 		got += n;
@@ -102,7 +93,7 @@ TEST_F(nest, poll_reports_pending_events)
 	EXPECT_EQ(POLLIN, poll_in(self->dev, 10000));
 	/* Still readable: nothing harvested yet. */
 	EXPECT_EQ(POLLIN, poll_in(self->dev, 0));
-	ASSERT_EQ(1, raw_poll(self->dev, ev, 2, 0));
+	ASSERT_EQ(1, npt_raw_poll(self->dev, ev, 2, 0));
 	EXPECT_EQ(10, ev[0].user);
 	EXPECT_EQ(0, poll_in(self->dev, 0));
 }
@@ -158,7 +149,7 @@ TEST_F(nest, blocked_poll_wakes_on_the_first_event)
 	make_ready(_metadata, self->efd[1]);
 	ASSERT_EQ(0, pthread_join(b.t, NULL));
 	EXPECT_EQ(POLLIN, b.ret);
-	ASSERT_EQ(1, raw_poll(self->dev, ev, 2, 0));
+	ASSERT_EQ(1, npt_raw_poll(self->dev, ev, 2, 0));
 	EXPECT_EQ(11, ev[0].user);
 }
 
@@ -177,7 +168,7 @@ TEST_F(nest, epoll_level_triggered)
 	EXPECT_EQ(EPOLLIN, ee[0].events);
 	EXPECT_EQ(self->dev, ee[0].data.fd);
 	EXPECT_EQ(1, epoll_wait(ep, ee, 2, 0));
-	ASSERT_EQ(1, raw_poll(self->dev, ev, 2, 0));
+	ASSERT_EQ(1, npt_raw_poll(self->dev, ev, 2, 0));
 	EXPECT_EQ(0, epoll_wait(ep, ee, 2, 0));
 	close(ep);
 }
@@ -201,14 +192,14 @@ TEST_F(nest, epoll_edge_triggered)
 	make_ready(_metadata, self->efd[1]);
 	EXPECT_EQ(0, epoll_wait(ep, ee, 2, 0));
 	/* Harvest everything; then a new event is a new edge. */
-	ASSERT_EQ(2, raw_poll(self->dev, ev, 2, 0));
+	ASSERT_EQ(2, npt_raw_poll(self->dev, ev, 2, 0));
 	ASSERT_EQ(8, read(self->efd[0], &v, 8));
 	ASSERT_EQ(NPOLL_PENDING, npt_raw_wait(self->dev, NPOLL_IOC_ARM, self->h[0],
 					      NPOLL_MODE_READ, 0));
 	EXPECT_EQ(0, epoll_wait(ep, ee, 2, 0));
 	make_ready(_metadata, self->efd[0]);
 	ASSERT_EQ(1, epoll_wait(ep, ee, 2, 10000));
-	ASSERT_EQ(1, raw_poll(self->dev, ev, 2, 0));
+	ASSERT_EQ(1, npt_raw_poll(self->dev, ev, 2, 0));
 	EXPECT_EQ(10, ev[0].user);
 	close(ep);
 }
@@ -240,7 +231,7 @@ TEST_F(nest, io_uring_poll_add)
 	EXPECT_EQ(77, cqe->user_data);
 	EXPECT_EQ(POLLIN, cqe->res & POLLIN);
 	io_uring_cqe_seen(&ring, cqe);
-	ASSERT_EQ(1, raw_poll(self->dev, ev, 2, 0));
+	ASSERT_EQ(1, npt_raw_poll(self->dev, ev, 2, 0));
 	EXPECT_EQ(11, ev[0].user);
 	/* A poll still pending when the ring goes: cancelled, nothing left. */
 	sqe = io_uring_get_sqe(&ring);
@@ -258,7 +249,7 @@ TEST_F(nest, break_does_not_make_the_poller_readable)
 	ASSERT_EQ(0, npt_ioctl(self->dev, NPOLL_IOC_BREAK, NULL));
 	EXPECT_EQ(0, poll_in(self->dev, 0));
 	/* The break is still there for a blocking harvest. */
-	EXPECT_EQ(0, raw_poll(self->dev, ev, 2, 10 * NPT_SEC));
+	EXPECT_EQ(0, npt_raw_poll(self->dev, ev, 2, 10 * NPT_SEC));
 }
 
 /*
@@ -289,7 +280,7 @@ TEST_F(nest, epoll_inside_its_own_poller)
 	}
 	EXPECT_TRUE(seen[0]);
 	EXPECT_TRUE(seen[1]);
-	EXPECT_EQ(0, raw_poll(self->dev, ev, 4, 0));
+	EXPECT_EQ(0, npt_raw_poll(self->dev, ev, 4, 0));
 	ASSERT_EQ(0, npt_raw_handle(self->dev, NPOLL_IOC_CLOSE, he));
 	close(ep);
 }
@@ -323,9 +314,9 @@ TEST_F(nest, cycle_of_two_pollers_and_two_epoll_sets)
 	EXPECT_EQ(21, ev[0].user);
 	ASSERT_EQ(2, harvest(self->dev, ev, 2));
 	EXPECT_EQ(10 + 22, ev[0].user + ev[1].user);
-	n = raw_poll(self->dev, ev, 4, 0);
+	n = npt_raw_poll(self->dev, ev, 4, 0);
 	EXPECT_EQ(0, n);
-	EXPECT_EQ(0, raw_poll(p2, ev, 4, 0));
+	EXPECT_EQ(0, npt_raw_poll(p2, ev, 4, 0));
 	close(p2);
 	close(e1);
 	close(e2);

@@ -438,6 +438,17 @@ static inline int npt_raw_wait(int dev, unsigned long cmd, uint64_t h,
 	return npt_ioctl(dev, cmd, &a);
 }
 
+/* NPOLL_IOC_POLL: up to @max events into @ev, @to ns (< 0 forever). */
+static inline int npt_raw_poll(int dev, struct npoll_event *ev, int max,
+			       int64_t to)
+{
+	struct npoll_poll_args a = {
+		.events = (uintptr_t)ev, .max = (uint32_t)max, .timeout_ns = to,
+	};
+
+	return npt_ioctl(dev, NPOLL_IOC_POLL, &a);
+}
+
 static inline int npt_raw_deadline(int dev, uint64_t h, int64_t d,
 				   uint32_t mode, uint32_t flags)
 {

@@ -994,15 +994,6 @@ static void *racer_fn(void *arg)
 	}
 }
 
-static int raw_poll(int dev, struct npoll_event *ev, int max, int64_t to)
-{
-	struct npoll_poll_args a = {
-		.events = (uintptr_t)ev, .max = (uint32_t)max, .timeout_ns = to,
-	};
-
-	return npt_ioctl(dev, NPOLL_IOC_POLL, &a);
-}
-
 TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 {
 	/* A race loop: the stress tests' sizing (an eighth unprivileged). */
@@ -1052,7 +1043,7 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 		deal(rr.what, 4, &rng);
 		pthread_barrier_wait(&rr.start);
 		/* Harvest while they race: any outcome, once per mode. */
-		n = raw_poll(rr.dev, ev, 4, 0);
+		n = npt_raw_poll(rr.dev, ev, 4, 0);
 		ASSERT_GE(n, 0);
 		for (int k = 0; k < n; k++) {
 			ASSERT_EQ(user, ev[k].user);
@@ -1064,7 +1055,7 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 			ASSERT_EQ(0, npt_raw_handle(rr.dev, NPOLL_IOC_CLOSE, rr.h));
 		/* Closed now: whatever is left comes as CLOSING. */
 		while (got < 2) {
-			n = raw_poll(rr.dev, ev, 4, 10 * NPT_SEC);
+			n = npt_raw_poll(rr.dev, ev, 4, 10 * NPT_SEC);
 			ASSERT_GT(n, 0);
 			for (int k = 0; k < n; k++) {
 				ASSERT_EQ(user, ev[k].user);
@@ -1074,7 +1065,7 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 			got += n;
 		}
 		ASSERT_EQ(2, got);
-		ASSERT_EQ(0, raw_poll(rr.dev, ev, 4, 0));
+		ASSERT_EQ(0, npt_raw_poll(rr.dev, ev, 4, 0));
 	}
 	close(sv[0]);
 	close(sv[1]);

@@ -147,15 +147,6 @@ struct race {
 	int64_t block_ns;	/* and how long they took */
 };
 
-static int raw_poll(int dev, struct npoll_event *ev, int max, int64_t to)
-{
-	struct npoll_poll_args a = {
-		.events = (uintptr_t)ev, .max = (uint32_t)max, .timeout_ns = to,
-	};
-
-	return npt_ioctl(dev, NPOLL_IOC_POLL, &a);
-}
-
 static int raw_stats(int dev, struct npoll_stats *st)
 {
 	return npt_ioctl(dev, NPOLL_IOC_STATS, st);
@@ -378,7 +369,7 @@ static const char *harvest(struct race *c, int64_t to, int *bad)
 	for (int i = 0; i < c->nslots; i++)
 		if (atomic_load_explicit(&c->slot[i].closed, memory_order_acquire))
 			closed |= B(i);
-	n = raw_poll(c->dev, ev, 2 * MAX_SLOTS, to);
+	n = npt_raw_poll(c->dev, ev, 2 * MAX_SLOTS, to);
 	if (n < 0) {
 		*bad = 0;
 		return "NPOLL_IOC_POLL failed";
@@ -769,7 +760,7 @@ static void race_round(struct __test_metadata *_metadata, struct race *c,
 	{
 		struct npoll_event ev[2 * MAX_SLOTS];
 
-		r = raw_poll(c->dev, ev, 2 * MAX_SLOTS, 0);
+		r = npt_raw_poll(c->dev, ev, 2 * MAX_SLOTS, 0);
 		if (r > 0)
 			take_events(c, ev, r, 0, &bad);
 		if (r != 0)
@@ -1049,9 +1040,9 @@ static int rel_do(struct rel *c, int act, uint64_t arg, struct npoll_event *ev)
 	case REL_PIPE_WRITE:
 		return write(c->pw, "x", 1) == 1 ? 0 : -errno;
 	case REL_POLL:
-		return raw_poll(c->dev, ev, 4, 0);
+		return npt_raw_poll(c->dev, ev, 4, 0);
 	case REL_POLL_WAIT:
-		return raw_poll(c->dev, ev, 4, 200000);
+		return npt_raw_poll(c->dev, ev, 4, 200000);
 	case REL_ARM:
 		return npt_raw_wait(c->dev, NPOLL_IOC_ARM, c->he, 1 + (arg & 1), 0);
 	case REL_DEADLINE:
@@ -1289,14 +1280,14 @@ static void __attribute__((noreturn)) exit_child(int efd, int pr, int syncw,
 	case EXIT_LOOPING:
 		for (;;) {
 			npt_raw_wait(dev, NPOLL_IOC_ARM, he, NPOLL_MODE_READ, 0);
-			raw_poll(dev, ev, 4, 0);
+			npt_raw_poll(dev, ev, 4, 0);
 		}
 	case EXIT_PARKED:
 		for (;;)
 			npt_raw_wait(dev, NPOLL_IOC_WAIT, hp, NPOLL_MODE_READ, 0);
 	default:
 		for (;;)
-			raw_poll(dev, ev, 4, -1);
+			npt_raw_poll(dev, ev, 4, -1);
 	}
 }
 
