@@ -265,43 +265,34 @@ TRACE_EVENT(npoll_set_deadline,
 		      __entry->poller, __entry->handle, __entry->user,
 		      npoll_show_mode(__entry->mode), __entry->deadline));
 
+/* A scheduler-mode step of one mode and its outcome. */
+DECLARE_EVENT_CLASS(npoll_mode_result_class,
+		    TP_PROTO(const struct npoll_desc *d, u32 mode, int result),
+		    TP_ARGS(d, mode, result),
+		    TP_STRUCT__entry(__field(u64, poller)
+				     __field(u64, handle)
+				     __field(u64, user)
+				     __field(u32, mode)
+				     __field(int, result)),
+		    TP_fast_assign(__entry->poller = d->poller->id;
+				   __entry->handle = d->handle;
+				   __entry->user = d->user;
+				   __entry->mode = mode;
+				   __entry->result = result;),
+		    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s result=%s",
+			      __entry->poller, __entry->handle, __entry->user,
+			      npoll_show_mode(__entry->mode),
+			      npoll_show_result(__entry->result)));
+
 /* npoll_arm: NPOLL_IOC_ARM decided now (result) or armed (pending). */
-TRACE_EVENT(npoll_arm,
-	    TP_PROTO(const struct npoll_desc *d, u32 mode, int result),
-	    TP_ARGS(d, mode, result),
-	    TP_STRUCT__entry(__field(u64, poller)
-			     __field(u64, handle)
-			     __field(u64, user)
-			     __field(u32, mode)
-			     __field(int, result)),
-	    TP_fast_assign(__entry->poller = d->poller->id;
-			   __entry->handle = d->handle;
-			   __entry->user = d->user;
-			   __entry->mode = mode;
-			   __entry->result = result;),
-	    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s result=%s",
-		      __entry->poller, __entry->handle, __entry->user,
-		      npoll_show_mode(__entry->mode),
-		      npoll_show_result(__entry->result)));
+DEFINE_EVENT(npoll_mode_result_class, npoll_arm,
+	     TP_PROTO(const struct npoll_desc *d, u32 mode, int result),
+	     TP_ARGS(d, mode, result));
 
 /* npoll_harvest: NPOLL_IOC_POLL delivered one event. */
-TRACE_EVENT(npoll_harvest,
-	    TP_PROTO(const struct npoll_desc *d, u32 mode, int result),
-	    TP_ARGS(d, mode, result),
-	    TP_STRUCT__entry(__field(u64, poller)
-			     __field(u64, handle)
-			     __field(u64, user)
-			     __field(u32, mode)
-			     __field(int, result)),
-	    TP_fast_assign(__entry->poller = d->poller->id;
-			   __entry->handle = d->handle;
-			   __entry->user = d->user;
-			   __entry->mode = mode;
-			   __entry->result = result;),
-	    TP_printk("poller=%llu handle=%#llx user=%#llx mode=%s result=%s",
-		      __entry->poller, __entry->handle, __entry->user,
-		      npoll_show_mode(__entry->mode),
-		      npoll_show_result(__entry->result)));
+DEFINE_EVENT(npoll_mode_result_class, npoll_harvest,
+	     TP_PROTO(const struct npoll_desc *d, u32 mode, int result),
+	     TP_ARGS(d, mode, result));
 
 /* clang-format on */
 
