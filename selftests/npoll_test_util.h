@@ -16,12 +16,14 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 
 #include <npoll.h>
@@ -531,6 +533,94 @@ static inline bool npt_sees_eof(int fd)
 			return false;
 		npoll_test_sleep_ns(NPT_MS);
 	}
+}
+
+/*
+ * @rel in the tree this test program was built in (ROOT/selftests/x or
+ * ROOT/selftests/dir/x), into @out; true if it exists with access @mode.
+ */
+static inline bool npt_tree_path(char *out, size_t len, const char *rel,
+				 int mode)
+{
+	char exe[512], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n < 0)
+		return false;
+	exe[n] = 0;
+	/* Cut the path after its last "/selftests/". */
+	slash = strstr(exe, "/selftests/");
+	while (slash && strstr(slash + 1, "/selftests/"))
+		slash = strstr(slash + 1, "/selftests/");
+	if (!slash)
+		return false;
+	*slash = 0;
+	if ((size_t)snprintf(out, len, "%s/%s", exe, rel) >= len)
+		return false;
+	return access(out, mode) == 0;
+}
+
+/*
+ * Run the shell command @cmd; its standard output (add 2>&1 for the
+ * errors too) into @out, NUL-terminated and cut at @len - 1.  Its exit
+ * status, or -1 if it did not exit.
+ */
+static inline int npt_run(const char *cmd, char *out, size_t len)
+{
+	size_t n = 0;
+	FILE *f;
+	int st;
+
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (n + 1 < len && fgets(out + n, (int)(len - n), f))
+		n += strlen(out + n);
+	out[n] = 0;
+	/* Read what does not fit, so the command never blocks on a pipe. */
+	while (fgetc(f) != EOF)
+		;
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* True if @name is an executable in one of $PATH's directories. */
+static inline bool npt_on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char dir[512], file[1024];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
+		snprintf(file, sizeof(file), "%s/%s", n ? dir : ".", name);
+		if (access(file, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/*
+ * The poller id of the poller open as @fd in this process (its fdinfo
+ * "poller:" line, unique system-wide), or -1.
+ */
+static inline long long npt_poller_id(int fd)
+{
+	char path[64], line[256];
+	long long id = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "poller:\t%lld", &id) == 1)
+			break;
+	fclose(f);
+	return id;
 }
 
 /*

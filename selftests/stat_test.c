@@ -5,45 +5,20 @@
  * each idle connection waiting in read with its idle deadline; --watch
  * and the exit statuses.
  */
-#include <libgen.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
 
 #define CLIENTS 3
 
-/* The tree the test binary was built in: ROOT/selftests/stat_test. */
-static bool tree_path(char *out, size_t len, const char *rel)
-{
-	char exe[512];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n < 0)
-		return false;
-	exe[n] = 0;
-	snprintf(out, len, "%s/../%s", dirname(exe), rel);
-	return access(out, X_OK) == 0;
-}
-
 /* Run npoll-stat with @args (a shell word list); its output and status. */
 static int run_stat(const char *stat, const char *args, char *out, size_t len)
 {
 	char cmd[1024];
-	size_t n = 0;
-	FILE *f;
-	int st;
 
 	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", stat, args);
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	while (n + 1 < len && fgets(out + n, (int)(len - n), f))
-		n += strlen(out + n);
-	out[n] = 0;
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return npt_run(cmd, out, len);
 }
 
 /* Lines of @s containing @word. */
@@ -99,11 +74,11 @@ FIXTURE_SETUP(stat)
 		self->cl[i] = -1;
 	NPT_OPEN_DEV(dev);
 	close(dev);
-	ASSERT_TRUE(tree_path(self->stat, sizeof(self->stat), "tools/npoll-stat"))
+	ASSERT_TRUE(npt_tree_path(self->stat, sizeof(self->stat), "tools/npoll-stat", X_OK))
 		TH_LOG("no %s (make tools)", self->stat);
-	ASSERT_TRUE(tree_path(gw, sizeof(gw), "examples/npoll-gateway"))
+	ASSERT_TRUE(npt_tree_path(gw, sizeof(gw), "examples/npoll-gateway", X_OK))
 		TH_LOG("no %s (make examples)", gw);
-	ASSERT_TRUE(tree_path(lib, sizeof(lib), "userlib"));
+	ASSERT_TRUE(npt_tree_path(lib, sizeof(lib), "userlib", X_OK));
 	p = npt_closed_port(SOCK_STREAM);
 	ASSERT_NE(0, p);
 	snprintf(port, sizeof(port), "%d", ntohs(p));
