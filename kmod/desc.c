@@ -178,18 +178,33 @@ void npoll_desc_put(struct npoll_desc *d)
 }
 
 /**
- * npoll_wake() - wake a task taken out of a semaphore word
+ * npoll_wake_flags() - wake a task taken out of a semaphore word
  * @task: word value naming the task, or NPOLL_SEM_NIL
+ * @wake_flags: the scheduler's wake flags: those a readiness wake-up
+ *              callback was called with (WF_SYNC from a waker about to
+ *              sleep, as a blocking read or epoll_wait() is woken), 0
+ *              otherwise (npoll_wake(): wake_up_process())
  *
  * Context: any; the caller is in an RCU read-side section that began
  * before it took @task out of the word (see the comment at the top).
  */
-static void npoll_wake(unsigned long task)
+static void npoll_wake_flags(unsigned long task, int wake_flags)
 {
+	/*
+	 * default_wake_function() is the exported way into try_to_wake_up()
+	 * with flags; it uses nothing of the entry but its task.
+	 */
+	wait_queue_entry_t entry = { .private = (void *)task };
+
 	RCU_LOCKDEP_WARN(!rcu_read_lock_any_held(),
 			 "task woken outside an RCU read-side section");
 	if (task)
-		wake_up_process((struct task_struct *)task);
+		default_wake_function(&entry, TASK_NORMAL, wake_flags, NULL);
+}
+
+static void npoll_wake(unsigned long task)
+{
+	npoll_wake_flags(task, 0);
 }
 
 /**
@@ -207,6 +222,16 @@ void npoll_desc_wake(struct npoll_desc *d, u32 mode, unsigned long taken)
 		npoll_event_queue(d, mode);
 	else
 		npoll_wake(taken);
+}
+
+/* npoll_desc_wake() for readiness: a parked task is woken with @wake_flags. */
+static void npoll_desc_wake_ready(struct npoll_desc *d, u32 mode,
+				  unsigned long taken, int wake_flags)
+{
+	if (taken == NPOLL_SEM_ARMED)
+		npoll_event_queue(d, mode);
+	else
+		npoll_wake_flags(taken, wake_flags);
 }
 
 /**
@@ -299,12 +324,14 @@ void npoll_desc_teardown(struct npoll_desc *d)
  * @d: descriptor
  * @mask: poll mask of the event; callers pass both directions for a
  *        wake-up without a key
+ * @wake_flags: the wake-up's scheduler flags (npoll_wake_flags()), 0
+ *              for readiness found by npoll itself
  *
  * Context: any a wake-up comes from (hard interrupt on a non-RT kernel),
  * under the file's wait-queue lock: only atomic transitions,
  * wake_up_process() and, for an armed mode, npoll_event_queue().
  */
-void npoll_desc_ready(struct npoll_desc *d, __poll_t mask)
+void npoll_desc_ready(struct npoll_desc *d, __poll_t mask, int wake_flags)
 {
 	trace_npoll_ready(d, mask);
 	rcu_read_lock();
@@ -318,9 +345,11 @@ void npoll_desc_ready(struct npoll_desc *d, __poll_t mask)
 	else if (atomic_read(&d->info) & NPOLL_INFO_EVENT_ERR)
 		atomic_andnot(NPOLL_INFO_EVENT_ERR, &d->info);
 	if (mask & NPOLL_READ_EVENTS)
-		npoll_desc_wake(d, NPOLL_MODE_READ, npoll_sem_ready(&d->rg));
+		npoll_desc_wake_ready(d, NPOLL_MODE_READ,
+				      npoll_sem_ready(&d->rg), wake_flags);
 	if (mask & NPOLL_WRITE_EVENTS)
-		npoll_desc_wake(d, NPOLL_MODE_WRITE, npoll_sem_ready(&d->wg));
+		npoll_desc_wake_ready(d, NPOLL_MODE_WRITE,
+				      npoll_sem_ready(&d->wg), wake_flags);
 	rcu_read_unlock();
 }
 

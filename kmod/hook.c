@@ -56,8 +56,13 @@ static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode, int sync,
 	struct npoll_desc *d = wait->private;
 	__poll_t mask = key_to_poll(key);
 
-	/* A wake-up without a key may mean anything: both directions. */
-	npoll_desc_ready(d, mask ? mask : EPOLLIN | EPOLLOUT);
+	/*
+	 * A wake-up without a key may mean anything: both directions.  The
+	 * woken thread is placed as the file's own sleepers would be: @sync
+	 * carries the waker's flags (WF_SYNC from a sender about to sleep,
+	 * as sock_def_readable() wakes), as epoll passes it on.
+	 */
+	npoll_desc_ready(d, mask ? mask : EPOLLIN | EPOLLOUT, sync);
 
 	if (mask & POLLFREE) {
 		list_del_init(&wait->entry);
@@ -181,7 +186,7 @@ int npoll_hook_register(struct npoll_desc *d)
 		npoll_hook_unregister(d);
 		return q.error;
 	}
-	npoll_desc_ready(d, mask);
+	npoll_desc_ready(d, mask, 0);
 	return 0;
 }
 

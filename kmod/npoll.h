@@ -191,7 +191,7 @@ void npoll_desc_mput(struct npoll_desc *d);
 void npoll_desc_teardown(struct npoll_desc *d);
 void npoll_desc_unblock(struct npoll_desc *d);
 void npoll_desc_detach(struct npoll_desc *d);
-void npoll_desc_ready(struct npoll_desc *d, __poll_t mask);
+void npoll_desc_ready(struct npoll_desc *d, __poll_t mask, int wake_flags);
 int npoll_desc_reset(struct npoll_desc *d, u32 mode);
 int npoll_desc_wait(struct npoll_desc *d, u32 mode, bool canceled);
 int npoll_desc_arm(struct npoll_desc *d, u32 mode);

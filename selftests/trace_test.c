@@ -5,7 +5,10 @@
  * expected events, in order, with the right fields; disabled events
  * record nothing; a wait that began before npoll_wait_end was enabled
  * reports waited_ns=0 (no clock read for a disabled event); the event
- * formats carry the documented fields.
+ * formats carry the documented fields.  And the scheduler sees a
+ * thread parked in npoll woken exactly as a thread blocked in read():
+ * with the waker's wake flags (WF_SYNC from a socket or pipe writer),
+ * read from a kprobe on try_to_wake_up().
  *
  * Each test records into its own tracefs instance (a private ring
  * buffer with the "mono" clock, so that timestamps of different CPUs
@@ -16,6 +19,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "kselftest_harness.h"
@@ -271,24 +275,6 @@ static void tr_poke(FIXTURE_DATA(trace) *self)
 		abort();
 }
 
-/* The poller id of fd @dev, from its fdinfo; -1 if not found. */
-static long long tr_poller_id(int dev)
-{
-	char path[64], line[256];
-	long long id = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", dev);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "poller:\t%lld", &id) == 1)
-			break;
-	fclose(f);
-	return id;
-}
-
 /* What one event of the script must be. */
 struct tr_expect {
 	const char *name;
@@ -399,7 +385,7 @@ TEST_F(trace, scripted_sequence_gives_exactly_these_events)
 	ASSERT_EQ(TR_NSCRIPT, n) tr_log_events(_metadata, ev, n);
 
 	snprintf(want, sizeof(want), "%#llx", (unsigned long long)h);
-	poller = tr_poller_id(self->dev);
+	poller = npt_poller_id(self->dev);
 	ASSERT_LT(0, poller);
 	for (i = 0; i < n; i++) {
 		const struct tr_expect *x = &tr_script[i];
@@ -593,6 +579,268 @@ TEST_F(trace, event_formats_have_the_documented_fields)
 	}
 	closedir(d);
 	EXPECT_EQ(TR_NFORMATS, nev);
+}
+
+/* --- wake flags -------------------------------------------------------- */
+
+/*
+ * A kprobe event on try_to_wake_up(p, state, wake_flags) records the
+ * flags (third argument: %dx on x86-64), sched_waking the woken thread;
+ * each wake-up of the reader pairs with the waker's last probe hit (the
+ * waker's comm-pid leads both lines).
+ */
+#define WK_GROUP	"npoll_wake_test"
+#define WK_READER	"np-wk-reader"
+
+enum wk_how { WK_READ, WK_NP_WAIT, WK_NP_READ };
+
+FIXTURE(wake) {
+	const char *root;
+	char inst[256];
+	bool have_inst, have_probe;
+};
+
+static int wk_append(const char *dir, const char *file, const char *val)
+{
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -errno;
+}
+
+FIXTURE_SETUP(wake)
+{
+	char path[512];
+
+	self->have_inst = self->have_probe = false;
+	if (geteuid() != 0)
+		SKIP(return, "tracefs needs root");
+#ifndef __x86_64__
+	SKIP(return, "the probe reads x86-64's third argument register");
+#endif
+	self->root = tr_find_root();
+	if (!self->root)
+		SKIP(return, "no tracefs");
+	snprintf(path, sizeof(path), "%s/kprobe_events", self->root);
+	if (access(path, W_OK))
+		SKIP(return, "no kprobe events (CONFIG_KPROBE_EVENTS)");
+	ASSERT_EQ(0, wk_append(self->root, "kprobe_events",
+			       "p:" WK_GROUP "/ttwu try_to_wake_up flags=%dx:x32\n"));
+	self->have_probe = true;
+	snprintf(self->inst, sizeof(self->inst), "%s/instances/npoll_wake_test.%d",
+		 self->root, getpid());
+	ASSERT_EQ(0, mkdir(self->inst, 0755));
+	self->have_inst = true;
+	ASSERT_EQ(0, tr_write(self->inst, "events/sched/sched_waking/filter",
+			      "comm == \"" WK_READER "\""));
+}
+
+FIXTURE_TEARDOWN(wake)
+{
+	if (self->have_inst) {
+		tr_write(self->inst, "events/" WK_GROUP "/ttwu/enable", "0");
+		tr_write(self->inst, "events/sched/sched_waking/enable", "0");
+		tr_write(self->inst, "events/sched/sched_waking/filter", "0");
+		if (rmdir(self->inst))
+			TH_LOG("rmdir %s: %s", self->inst, strerror(errno));
+	}
+	if (self->have_probe && wk_append(self->root, "kprobe_events", "-:" WK_GROUP "/ttwu\n"))
+		TH_LOG("could not remove the kprobe event");
+}
+
+struct wk_reader {
+	pthread_t th;
+	enum wk_how how;
+	int fd;
+	np_desc *pd;
+	atomic_int tid;
+	long result;
+};
+
+static void *wk_reader_fn(void *arg)
+{
+	struct wk_reader *r = arg;
+	uint64_t c;	/* an eventfd reads 8 bytes */
+
+	prctl(PR_SET_NAME, WK_READER, 0, 0, 0);
+	atomic_store(&r->tid, gettid());
+	switch (r->how) {
+	case WK_READ:
+		r->result = read(r->fd, &c, sizeof(c));
+		break;
+	case WK_NP_WAIT:
+		r->result = np_wait(r->pd, NP_READ);
+		break;
+	case WK_NP_READ:
+		r->result = np_read(r->pd, &c, sizeof(c));
+		break;
+	}
+	return NULL;
+}
+
+/* Is thread @tid of this process asleep ("S" in its stat)? */
+static bool wk_sleeping(int tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/*
+ * The wake flags the reader of a fresh @kind pair got when its peer
+ * wrote one byte, the reader blocked as @how says; -1 if no wake-up of
+ * it was seen, -2 if the reader did not read the byte.
+ */
+static long long wk_flags_of(FIXTURE_DATA(wake) *self, enum npt_kind kind,
+			     enum wk_how how)
+{
+	struct wk_reader r = { .how = how };
+	np_poller *p = NULL;
+	long long flags = -1, wflags[64];
+	int fds[2], wpid[64], nw = 0, fl;
+	int64_t end;
+	char *trace, *l, *save;
+
+	if (npt_pair(kind, fds))
+		return -3;
+	r.fd = fds[0];
+	atomic_init(&r.tid, 0);
+	fl = fcntl(fds[0], F_GETFL);
+	fcntl(fds[0], F_SETFL, how == WK_READ ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
+	if (how != WK_READ && (np_poller_open(&p) || np_open(p, fds[0], 1, &r.pd)))
+		goto out;
+	if (pthread_create(&r.th, NULL, wk_reader_fn, &r))
+		goto out;
+	end = npoll_test_now() + NPT_PATIENCE;
+	while (!atomic_load(&r.tid) || !wk_sleeping(atomic_load(&r.tid)) ||
+	       (p && npt_waiters(p) != 1)) {
+		if (npoll_test_now() > end)
+			break;
+		npoll_test_sleep_ns(NPT_MS);
+	}
+	tr_write(self->inst, "trace", "");
+	tr_write(self->inst, "events/sched/sched_waking/enable", "1");
+	tr_write(self->inst, "events/" WK_GROUP "/ttwu/enable", "1");
+	if (kind == NPT_EVENTFD) {
+		uint64_t one = 1;
+
+		if (write(fds[1], &one, sizeof(one)) != sizeof(one))
+			flags = -4;
+	} else if (write(fds[1], "x", 1) != 1) {
+		flags = -4;
+	}
+	pthread_join(r.th, NULL);
+	tr_write(self->inst, "events/" WK_GROUP "/ttwu/enable", "0");
+	tr_write(self->inst, "events/sched/sched_waking/enable", "0");
+	if (flags == -4)
+		goto out;
+	if (how == WK_NP_WAIT ? r.result != NP_OK : r.result <= 0) {
+		flags = -2;
+		goto out;
+	}
+
+	trace = tr_slurp(self->inst, "trace");
+	for (l = trace ? strtok_r(trace, "\n", &save) : NULL; l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		char *dash, *f;
+		int pid, i;
+
+		if (l[0] == '#')
+			continue;
+		/* "  comm-pid  [cpu] flags ts: event: fields" */
+		f = strchr(l, '[');
+		if (!f)
+			continue;
+		for (dash = f; dash > l && dash[0] != '-'; dash--)
+			;
+		pid = atoi(dash + 1);
+		if ((f = strstr(l, ": ttwu: "))) {
+			f = strstr(f, "flags=");
+			for (i = 0; i < nw && wpid[i] != pid; i++)
+				;
+			if (i == nw && nw < 64)
+				nw++;
+			if (f && i < 64) {
+				wpid[i] = pid;
+				wflags[i] = strtoll(f + 6, NULL, 0);
+			}
+		} else if ((f = strstr(l, ": sched_waking: "))) {
+			char want[32];
+
+			snprintf(want, sizeof(want), " pid=%d ", atomic_load(&r.tid));
+			if (!strstr(f, want))
+				continue;
+			for (i = 0; i < nw && wpid[i] != pid; i++)
+				;
+			if (i < nw)
+				flags = wflags[i];
+		}
+	}
+	free(trace);
+out:
+	if (r.pd)
+		np_close(r.pd);
+	if (p)
+		np_poller_close(p);
+	close(fds[0]);
+	if (fds[1] != fds[0])
+		close(fds[1]);
+	return flags;
+}
+
+/*
+ * For each kind of file, the wake-up of a thread blocked in read() and
+ * of one parked in np_wait() and in np_read() carry the same flags.
+ * Sockets and pipes wake their readers with WF_SYNC (non-zero flags);
+ * an eventfd without it.
+ */
+TEST_F(wake, parked_thread_gets_the_wakers_flags)
+{
+	static const struct {
+		enum npt_kind kind;
+		const char *name;
+		bool sync;
+	} kinds[] = {
+		{ NPT_UNIX, "unix", true }, { NPT_TCP, "tcp", true },
+		{ NPT_UDP, "udp", true }, { NPT_PIPE, "pipe", true },
+		{ NPT_EVENTFD, "eventfd", false },
+	};
+
+	NPT_RETURN_IF_SKIPPED();
+	if (access(NPOLL_DEV, F_OK))
+		SKIP(return, "no " NPOLL_DEV);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		long long rd = wk_flags_of(self, kinds[i].kind, WK_READ);
+		long long wt = wk_flags_of(self, kinds[i].kind, WK_NP_WAIT);
+		long long io = wk_flags_of(self, kinds[i].kind, WK_NP_READ);
+
+		TH_LOG("%s: read() %#llx, np_wait() %#llx, np_read() %#llx",
+		       kinds[i].name, rd, wt, io);
+		EXPECT_LE(0, rd) TH_LOG("%s", kinds[i].name);
+		EXPECT_EQ(rd, wt) TH_LOG("%s", kinds[i].name);
+		EXPECT_EQ(rd, io) TH_LOG("%s", kinds[i].name);
+		if (kinds[i].sync)
+			EXPECT_NE(0, rd) TH_LOG("%s", kinds[i].name);
+	}
 }
 
 TEST_HARNESS_MAIN
