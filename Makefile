@@ -90,9 +90,9 @@ clean:
 # --- install and DKMS (packaging/, man/, dkms.conf) -------------------------
 #
 #   make install        npoll.ko into /lib/modules/<release>/extra (then
-#                       depmod), library, headers, libnpoll.pc and man
-#                       pages under PREFIX, the udev rule and the
-#                       modules-load.d entry
+#                       depmod; signed when SIGN_KEY is given), library,
+#                       headers, libnpoll.pc and man pages under PREFIX,
+#                       the udev rule and the modules-load.d entry
 #   make uninstall      remove what install put there
 #   make dkms-install   module sources into /usr/src/npoll-<version>, then
 #                       dkms add, build, install; udev rule, modules-load.d
@@ -104,6 +104,17 @@ clean:
 # KRELEASE, the release the module is for, is the UTS_RELEASE of KDIR
 # (Debian's headers report 6.1.x from `make kernelrelease`, but modules
 # live under, and vermagic names, e.g. 6.1.0-56-amd64).
+#
+# The UAPI header goes to INCLUDEDIR/npoll/linux/npoll.h, not to
+# INCLUDEDIR/linux/, which belongs to the C library's kernel headers
+# (linux-libc-dev); libnpoll.pc adds -I INCLUDEDIR/npoll, so that
+# #include <linux/npoll.h> works for its users.
+#
+# Secure Boot: SIGN_KEY=key.pem SIGN_CERT=cert.der (or .pem) sign the
+# installed copy of npoll.ko (not kmod/npoll.ko) with the kernel's
+# sign-file, $(KDIR)/scripts/sign-file (Debian: from linux-kbuild-<series>),
+# using the kernel's CONFIG_MODULE_SIG_HASH.  SIGN_CERT defaults to
+# SIGN_KEY, for a PEM file that holds both.
 
 NPOLL_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="*\([^"]*\)"*$$/\1/p' dkms.conf)
 PREFIX ?= /usr/local
@@ -119,6 +130,11 @@ DKMS ?= dkms
 DKMS_FLAGS ?=
 KRELEASE ?= $(shell sed -n 's/.*UTS_RELEASE "\(.*\)".*/\1/p' \
 		$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+SIGN_KEY ?=
+SIGN_CERT ?= $(SIGN_KEY)
+SIGN_FILE ?= $(KDIR)/scripts/sign-file
+SIGN_HASH ?= $(or $(shell sed -n 's/^CONFIG_MODULE_SIG_HASH="\(.*\)"/\1/p' \
+		$(KDIR)/.config 2>/dev/null),sha256)
 
 # modinfo, depmod, ldconfig and dkms live in sbin, which a user's PATH
 # may lack.
@@ -148,7 +164,17 @@ install-module:
 	@vm=$$($(NPOLL_SBIN) modinfo -F vermagic kmod/npoll.ko | cut -d' ' -f1); \
 	test "$$vm" = "$(KRELEASE)" || { \
 		echo "kmod/npoll.ko is built for $$vm, not $(KRELEASE): make module KDIR=..."; exit 1; }
+ifneq ($(SIGN_KEY),)
+	@test -f "$(SIGN_KEY)" || { echo "SIGN_KEY=$(SIGN_KEY): no such file; nothing installed"; exit 1; }
+	@test -f "$(SIGN_CERT)" || { echo "SIGN_CERT=$(SIGN_CERT): no such file; nothing installed"; exit 1; }
+	@test -x "$(SIGN_FILE)" || { echo "no sign-file at $(SIGN_FILE) (Debian: linux-kbuild-<series>): set SIGN_FILE; nothing installed"; exit 1; }
+endif
 	install -D -m 644 kmod/npoll.ko $(MODULE_DIR)/extra/npoll.ko
+ifneq ($(SIGN_KEY),)
+	@echo "$(SIGN_FILE) $(SIGN_HASH) $(SIGN_KEY) $(SIGN_CERT) $(MODULE_DIR)/extra/npoll.ko"
+	@$(SIGN_FILE) $(SIGN_HASH) "$(SIGN_KEY)" "$(SIGN_CERT)" $(MODULE_DIR)/extra/npoll.ko || { \
+		rm -f $(MODULE_DIR)/extra/npoll.ko; echo "signing failed: npoll.ko not installed"; exit 1; }
+endif
 	@if [ -e $(MODULE_DIR)/modules.dep ]; then \
 		echo "depmod -a $(if $(DESTDIR),-b $(DESTDIR) )$(KRELEASE)"; \
 		$(NPOLL_SBIN) depmod -a $(if $(DESTDIR),-b $(DESTDIR)) $(KRELEASE); \
@@ -157,13 +183,13 @@ install-module:
 	fi
 
 install-userlib: userlib
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(PKGCONFIGDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/npoll/linux $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 userlib/libnpoll.a $(DESTDIR)$(LIBDIR)/libnpoll.a
 	install -m 755 userlib/$(LIB_SOREAL) $(DESTDIR)$(LIBDIR)/$(LIB_SOREAL)
 	ln -sf $(LIB_SOREAL) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libnpoll.so
 	install -m 644 userlib/include/npoll.h $(DESTDIR)$(INCLUDEDIR)/npoll.h
-	install -m 644 uapi/linux/npoll.h $(DESTDIR)$(INCLUDEDIR)/linux/npoll.h
+	install -m 644 uapi/linux/npoll.h $(DESTDIR)$(INCLUDEDIR)/npoll/linux/npoll.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(NPOLL_VERSION)|' \
 		packaging/libnpoll.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libnpoll.pc
@@ -192,7 +218,10 @@ uninstall:
 		$(NPOLL_SBIN) depmod -a $(if $(DESTDIR),-b $(DESTDIR)) $(KRELEASE); fi
 	rm -f $(DESTDIR)$(LIBDIR)/libnpoll.a $(DESTDIR)$(LIBDIR)/libnpoll.so \
 		$(DESTDIR)$(LIBDIR)/libnpoll.so.*
-	rm -f $(DESTDIR)$(INCLUDEDIR)/npoll.h $(DESTDIR)$(INCLUDEDIR)/linux/npoll.h
+	rm -f $(DESTDIR)$(INCLUDEDIR)/npoll.h $(DESTDIR)$(INCLUDEDIR)/npoll/linux/npoll.h
+# Where earlier versions of this Makefile put the UAPI header:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/linux/npoll.h
+	@rmdir $(DESTDIR)$(INCLUDEDIR)/npoll/linux $(DESTDIR)$(INCLUDEDIR)/npoll 2>/dev/null || true
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/libnpoll.pc
 	rm -f $(DESTDIR)$(BINDIR)/npoll-stat $(DESTDIR)$(MANDIR)/man1/npoll-stat.1
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3_PAGES))) \
