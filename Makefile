@@ -120,6 +120,8 @@ NPOLL_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="*\([^"]*\)"*$$/\1/p' dkms.c
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 BINDIR ?= $(PREFIX)/bin
+# npoll-waits.bt (bpftrace: root only) goes where bpftrace's own tools go.
+SBINDIR ?= $(PREFIX)/sbin
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
@@ -140,7 +142,7 @@ SIGN_HASH ?= $(or $(shell sed -n 's/^CONFIG_MODULE_SIG_HASH="\(.*\)"/\1/p' \
 # may lack.
 NPOLL_SBIN := PATH="$$PATH:/usr/sbin:/sbin"
 MODULE_DIR = $(DESTDIR)/lib/modules/$(KRELEASE)
-# libnpoll.so -> libnpoll.so.1 -> libnpoll.so.1.2.0, as userlib/ built them.
+# libnpoll.so -> libnpoll.so.1 -> libnpoll.so.1.3.0, as userlib/ built them.
 LIB_SONAME = $(shell readlink userlib/libnpoll.so)
 LIB_SOREAL = $(shell readlink userlib/$(LIB_SONAME))
 DKMS_KMOD_SRCS = kmod/Kbuild $(wildcard kmod/*.h) \
@@ -198,10 +200,13 @@ install-userlib: userlib
 
 install-tools: tools
 	install -D -m 755 tools/npoll-stat $(DESTDIR)$(BINDIR)/npoll-stat
+	install -D -m 755 tools/npoll-waits.bt $(DESTDIR)$(SBINDIR)/npoll-waits.bt
 
 install-man:
-	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man8
 	install -m 644 man/man1/npoll-stat.1 $(DESTDIR)$(MANDIR)/man1/npoll-stat.1
+	install -m 644 man/man8/npoll-waits.bt.8 $(DESTDIR)$(MANDIR)/man8/npoll-waits.bt.8
 	install -m 644 $(MAN3_PAGES) $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 man/man7/npoll.7 $(DESTDIR)$(MANDIR)/man7/npoll.7
 	@$(man_links) | while read -r name page; do \
@@ -224,6 +229,7 @@ uninstall:
 	@rmdir $(DESTDIR)$(INCLUDEDIR)/npoll/linux $(DESTDIR)$(INCLUDEDIR)/npoll 2>/dev/null || true
 	rm -f $(DESTDIR)$(PKGCONFIGDIR)/libnpoll.pc
 	rm -f $(DESTDIR)$(BINDIR)/npoll-stat $(DESTDIR)$(MANDIR)/man1/npoll-stat.1
+	rm -f $(DESTDIR)$(SBINDIR)/npoll-waits.bt $(DESTDIR)$(MANDIR)/man8/npoll-waits.bt.8
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3_PAGES))) \
 		$(DESTDIR)$(MANDIR)/man7/npoll.7
 	@$(man_links) | while read -r name page; do \
