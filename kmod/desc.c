@@ -38,6 +38,8 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <net/busy_poll.h>
+#include <net/sock.h>
 
 #include "npoll.h"
 #include "npoll_trace.h"
@@ -414,6 +416,68 @@ int npoll_desc_reset(struct npoll_desc *d, u32 mode)
 	return NPOLL_OK;
 }
 
+#ifdef CONFIG_NET_RX_BUSY_POLL
+/* What npoll_busy_loop_end() tests: @wait is the word while this thread waits. */
+struct npoll_busy {
+	unsigned long *sem;
+	unsigned long wait;
+	unsigned long usecs;
+};
+
+/*
+ * napi_busy_loop()'s stop test: anything that changed the word (readiness,
+ * the deadline's timer, unblock, close), a signal, or the time is up.
+ */
+static bool npoll_busy_loop_end(void *arg, unsigned long start)
+{
+	struct npoll_busy *b = arg;
+
+	return READ_ONCE(*b->sem) != b->wait || signal_pending(current) ||
+	       time_after(busy_loop_current_time(), start + b->usecs);
+}
+
+/*
+ * Busy-poll the NAPI context of @d's socket while the read mode's word is
+ * @wait, as a blocking recv() does in sk_busy_loop(): the poller's
+ * settings (NPOLL_IOC_SET_BUSY_POLL) where set, else the socket's.
+ * Returns true if it spun.
+ */
+static bool npoll_busy_poll(struct npoll_desc *d, unsigned long *sem,
+			    unsigned long wait)
+{
+	struct npoll_poller *p = d->poller;
+	struct npoll_busy b = { .sem = sem, .wait = wait };
+	struct socket *sock = sock_from_file(d->file);
+	unsigned int napi_id;
+	struct sock *sk;
+	u16 budget;
+	bool prefer;
+
+	sk = sock ? sock->sk : NULL;
+	if (!sk)
+		return false;
+	b.usecs = READ_ONCE(p->busy_usecs) ?: READ_ONCE(sk->sk_ll_usec);
+	napi_id = READ_ONCE(sk->sk_napi_id);
+	if (!b.usecs || napi_id < MIN_NAPI_ID || signal_pending(current))
+		return false;
+	budget = READ_ONCE(p->busy_budget);
+	if (!budget)
+		budget = READ_ONCE(sk->sk_busy_poll_budget) ?: BUSY_POLL_BUDGET;
+	prefer = READ_ONCE(p->busy_prefer) ||
+		 READ_ONCE(sk->sk_prefer_busy_poll);
+	/* Counted first: a test (or a tool) can see a spin in progress. */
+	atomic_long_inc(&p->busy_polls);
+	napi_busy_loop(napi_id, npoll_busy_loop_end, &b, prefer, budget);
+	return true;
+}
+#else
+static bool npoll_busy_poll(struct npoll_desc *d, unsigned long *sem,
+			    unsigned long wait)
+{
+	return false;
+}
+#endif
+
 /*
  * One round of netpollblock: consume readiness, or park until the word
  * changes.  Returns 1 on readiness, 0 when woken without it (deadline,
@@ -439,6 +503,16 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 	 */
 	if (canceled ? !(atomic_read(&d->info) & NPOLL_INFO_DETACHED) :
 		       !npoll_info_err(atomic_read(&d->info), mode)) {
+		/*
+		 * Spin on the socket's receive path first, where asked; the
+		 * word changes when the spin finds readiness (or the
+		 * deadline, unblock or close ends it), and the thread does
+		 * not park.
+		 */
+		if (mode == NPOLL_MODE_READ &&
+		    npoll_busy_poll(d, sem, npoll_sem_wait_of(self)) &&
+		    READ_ONCE(*sem) != npoll_sem_wait_of(self))
+			goto finish;
 		atomic_inc(nwaiters);
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (npoll_sem_commit(sem, self, self)) {
@@ -453,6 +527,11 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 	}
 	/* Take the word back; a waker that raced with us left READY or NIL. */
 	return npoll_sem_finish(sem, self) ? 1 : 0;
+finish:
+	if (!npoll_sem_finish(sem, self))
+		return 0;
+	atomic_long_inc(&d->poller->busy_ready);
+	return 1;
 }
 
 /* The loop of npoll_desc_wait(); returns what it returns. */

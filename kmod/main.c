@@ -11,6 +11,7 @@
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/netdevice.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/uaccess.h>
@@ -241,9 +242,48 @@ static long npoll_ioctl_stats(struct npoll_poller *p,
 		.waiters = atomic_read(&p->nwaiters),
 		.armed = atomic_read(&p->narmed),
 		.events = atomic_read(&p->nevents),
+		.busy_polls = atomic_long_read(&p->busy_polls),
+		.busy_ready = atomic_long_read(&p->busy_ready),
 	};
 
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+/*
+ * NPOLL_IOC_SET_BUSY_POLL: checked as epoll checks EPIOCSPARAMS.  The
+ * three settings are read one by one by waits already in progress.
+ */
+static long npoll_ioctl_set_busy_poll(struct npoll_poller *p,
+				      struct npoll_busy_poll __user *uarg)
+{
+	struct npoll_busy_poll bp;
+
+	if (!IS_ENABLED(CONFIG_NET_RX_BUSY_POLL))
+		return -EOPNOTSUPP;
+	if (copy_from_user(&bp, uarg, sizeof(bp)))
+		return -EFAULT;
+	if (bp.pad || bp.prefer > 1 || bp.usecs > S32_MAX)
+		return -EINVAL;
+	if (bp.budget > NAPI_POLL_WEIGHT && !capable(CAP_NET_ADMIN))
+		return -EPERM;
+	WRITE_ONCE(p->busy_usecs, bp.usecs);
+	WRITE_ONCE(p->busy_budget, bp.budget);
+	WRITE_ONCE(p->busy_prefer, bp.prefer);
+	return 0;
+}
+
+static long npoll_ioctl_get_busy_poll(struct npoll_poller *p,
+				      struct npoll_busy_poll __user *uarg)
+{
+	struct npoll_busy_poll bp = {
+		.usecs = READ_ONCE(p->busy_usecs),
+		.budget = READ_ONCE(p->busy_budget),
+		.prefer = READ_ONCE(p->busy_prefer),
+	};
+
+	if (!IS_ENABLED(CONFIG_NET_RX_BUSY_POLL))
+		return -EOPNOTSUPP;
+	return copy_to_user(uarg, &bp, sizeof(bp)) ? -EFAULT : 0;
 }
 
 static long npoll_ioctl_identify(struct npoll_identify __user *uarg)
@@ -283,6 +323,10 @@ static long npoll_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return npoll_ioctl_stats(p, uarg);
 	case NPOLL_IOC_IDENTIFY:
 		return npoll_ioctl_identify(uarg);
+	case NPOLL_IOC_SET_BUSY_POLL:
+		return npoll_ioctl_set_busy_poll(p, uarg);
+	case NPOLL_IOC_GET_BUSY_POLL:
+		return npoll_ioctl_get_busy_poll(p, uarg);
 	default:
 		return -ENOTTY;
 	}

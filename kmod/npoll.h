@@ -142,6 +142,11 @@ struct npoll_desc {
  * @narmed:     armed modes whose outcome is not decided
  * @nevents:    decided outcomes not yet delivered
  * @nunix:      descriptors of AF_UNIX sockets (npoll_poller_flush())
+ * @busy_usecs: NPOLL_IOC_SET_BUSY_POLL's spin time (0: the socket's)
+ * @busy_budget: ... its NAPI budget (0: the socket's, or 8)
+ * @busy_prefer: ... its prefer-busy-poll
+ * @busy_polls: read waits that busy-polled (NPOLL_IOC_STATS)
+ * @busy_ready: those of them that found readiness while spinning
  */
 struct npoll_poller {
 	u64 id;
@@ -163,6 +168,11 @@ struct npoll_poller {
 	atomic_t narmed;
 	atomic_t nevents;
 	atomic_t nunix;
+	u32 busy_usecs;
+	u16 busy_budget;
+	u8 busy_prefer;
+	atomic_long_t busy_polls;
+	atomic_long_t busy_ready;
 };
 
 extern unsigned int npoll_max_descs;

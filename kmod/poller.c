@@ -494,7 +494,13 @@ void npoll_poller_show_fdinfo(struct seq_file *m, struct npoll_poller *p)
 		cond_resched();
 	}
 	mutex_unlock(&p->lock);
-	seq_printf(m, "descs: %d waiters: %d armed: %d events: %d\n",
+	seq_printf(m, "descs: %d waiters: %d armed: %d events: %d",
 		   atomic_read(&p->ndescs), atomic_read(&p->nwaiters),
 		   atomic_read(&p->narmed), atomic_read(&p->nevents));
+	seq_printf(m, " busy_polls: %ld busy_ready: %ld",
+		   atomic_long_read(&p->busy_polls),
+		   atomic_long_read(&p->busy_ready));
+	seq_printf(m, " busy_usecs: %u busy_budget: %u busy_prefer: %u\n",
+		   READ_ONCE(p->busy_usecs), READ_ONCE(p->busy_budget),
+		   READ_ONCE(p->busy_prefer));
 }

@@ -278,8 +278,9 @@ TEST_F(raw, stats_and_identify_overwrite_output)
 	EXPECT_EQ(0, st.waiters);
 	EXPECT_EQ(0, st.armed);
 	EXPECT_EQ(0, st.events);
-	EXPECT_EQ(0, st.reserved[0] | st.reserved[1] | st.reserved[2] |
-		     st.reserved[3]);
+	EXPECT_EQ(0, st.busy_polls);
+	EXPECT_EQ(0, st.busy_ready);
+	EXPECT_EQ(0, st.reserved[0] | st.reserved[1]);
 	memset(&id, 0xa5, sizeof(id));
 	ASSERT_EQ(0, npt_ioctl(self->dev, NPOLL_IOC_IDENTIFY, &id));
 	EXPECT_EQ(NPOLL_IDENTITY, id.magic);

@@ -87,6 +87,7 @@ static bool show_poller(int pid, const char *comm, const char *fd)
 	char path[320], line[512], buf[2][32];
 	unsigned long long id = 0;
 	long descs = -1, waiters = -1, armed = -1, events = -1;
+	long busy_polls = -1, busy_ready = -1;
 	char **lines = NULL;
 	size_t n = 0, cap = 0;
 	FILE *f;
@@ -102,8 +103,10 @@ static bool show_poller(int pid, const char *comm, const char *fd)
 
 		if (sscanf(line, "poller:\t%llu", &id) == 1)
 			continue;
-		if (sscanf(line, "descs: %ld waiters: %ld armed: %ld events: %ld",
-			   &descs, &waiters, &armed, &events) == 4)
+		/* The busy-poll counters come with npoll 1.2.0. */
+		if (sscanf(line, "descs: %ld waiters: %ld armed: %ld events: %ld"
+			   " busy_polls: %ld busy_ready: %ld", &descs, &waiters,
+			   &armed, &events, &busy_polls, &busy_ready) >= 4)
 			continue;
 		if (sscanf(line, "desc: %llx fd: %d ino: %*x sdev: %*x user: 0x%llx"
 			   " r: %15s %23s w: %15s %23s", &handle, &dfd, &user,
@@ -131,8 +134,12 @@ static bool show_poller(int pid, const char *comm, const char *fd)
 		free(lines);
 		return false;
 	}
-	printf("%-7d %-16s fd %-5s poller %-6llu descs %ld waiters %ld armed %ld events %ld\n",
+	printf("%-7d %-16s fd %-5s poller %-6llu descs %ld waiters %ld armed %ld events %ld",
 	       pid, comm, fd, id, descs, waiters, armed, events);
+	/* Only where waits have spun: a user tuning busy polling looks here. */
+	if (busy_polls > 0)
+		printf(" busy %ld ready %ld", busy_polls, busy_ready);
+	putchar('\n');
 	if (n)
 		printf("  %-14s %6s  %-18s %-8s %-10s %-8s %-10s\n", "HANDLE", "FD",
 		       "USER", "READ", "DEADLINE", "WRITE", "DEADLINE");

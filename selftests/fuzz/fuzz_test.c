@@ -86,23 +86,32 @@
 #else
 #define FZ_IOC_IO		0UL
 #endif
+#ifdef NPOLL_IOC_SET_BUSY_POLL
+#define FZ_IOC_BUSY_SET		NPOLL_IOC_SET_BUSY_POLL
+#define FZ_IOC_BUSY_GET		NPOLL_IOC_GET_BUSY_POLL
+#else
+#define FZ_IOC_BUSY_SET		0UL
+#define FZ_IOC_BUSY_GET		0UL
+#endif
 #define FZ_IOBUF		4096
 
 enum fz_cmd {
 	C_OPEN, C_CLOSE, C_UNBLOCK, C_RESET, C_WAIT, C_DEADLINE, C_STATS,
-	C_IDENTIFY, C_ARM, C_POLL, C_BREAK, C_IO, C_UNKNOWN, FZ_NCMD
+	C_IDENTIFY, C_ARM, C_POLL, C_BREAK, C_IO, C_BUSY_SET, C_BUSY_GET,
+	C_UNKNOWN, FZ_NCMD
 };
 
 static const char *const cmd_name[FZ_NCMD] = {
 	"OPEN", "CLOSE", "UNBLOCK", "RESET", "WAIT", "SET_DEADLINE", "STATS",
-	"IDENTIFY", "ARM", "POLL", "BREAK", "IO", "unknown",
+	"IDENTIFY", "ARM", "POLL", "BREAK", "IO", "SET_BUSY_POLL",
+	"GET_BUSY_POLL", "unknown",
 };
 
 static const unsigned long cmd_nr[FZ_NCMD] = {
 	NPOLL_IOC_OPEN, NPOLL_IOC_CLOSE, NPOLL_IOC_UNBLOCK, NPOLL_IOC_RESET,
 	NPOLL_IOC_WAIT, NPOLL_IOC_SET_DEADLINE, NPOLL_IOC_STATS,
 	NPOLL_IOC_IDENTIFY, NPOLL_IOC_ARM, NPOLL_IOC_POLL, NPOLL_IOC_BREAK,
-	FZ_IOC_IO, 0,
+	FZ_IOC_IO, FZ_IOC_BUSY_SET, FZ_IOC_BUSY_GET, 0,
 };
 
 /* Result columns of the summary: success, then the errnos seen. */
@@ -645,6 +654,10 @@ static bool documented(enum fz_cmd c, int e, bool sched)
 		       e == EPIPE || e == ENOTCONN || e == EMSGSIZE ||
 		       e == ECONNREFUSED || e == EDESTADDRREQ ||
 		       e == ENOBUFS || e == ENOMEM;
+	case C_BUSY_SET:
+		return e == EINVAL || e == EPERM || e == EOPNOTSUPP;
+	case C_BUSY_GET:
+		return e == EOPNOTSUPP;
 	case C_UNKNOWN:
 		return e == ENOTTY;
 	default:
@@ -699,6 +712,7 @@ struct fz_call {
 	enum pkind pk;
 	enum hkind hk;
 	bool malformed;		/* a reserved field, flag or mode is bad */
+	bool eperm;		/* SET_BUSY_POLL: a budget only root may set */
 	bool badfd;
 	uint64_t handle;	/* the handle in the arguments */
 	uint32_t seq;		/* OPEN: the cookie's sequence number */
@@ -894,6 +908,24 @@ static size_t build_args(struct fz_worker *w, struct fz_thread *t,
 		return sizeof(*io);
 	}
 #endif
+#ifdef NPOLL_IOC_SET_BUSY_POLL
+	case C_BUSY_SET: {
+		struct npoll_busy_poll *bp = a;
+
+		/* Short spins: no fuzzed socket has a NAPI context anyway. */
+		bp->usecs = CHANCE(r, 10) ? (uint32_t)xrnd(r) : xrnd(r) % 100;
+		bp->budget = CHANCE(r, 20) ? (uint16_t)xrnd(r) : xrnd(r) % 65;
+		bp->prefer = CHANCE(r, 10) ? (uint8_t)xrnd(r) : xrnd(r) % 2;
+		bp->pad = CHANCE(r, 5) ? (uint8_t)xrnd(r) : 0;
+		k->malformed = bp->pad || bp->prefer > 1 || bp->usecs > INT32_MAX;
+		k->eperm = !k->malformed && bp->budget > 64 && geteuid() != 0;
+		return sizeof(*bp);
+	}
+	case C_BUSY_GET:
+		/* Output only, as STATS. */
+		memset(a, xrnd(r) & 1 ? 0xa5 : 0, 64);
+		return sizeof(struct npoll_busy_poll);
+#endif
 	case C_BREAK:
 	case C_UNKNOWN:
 	default:
@@ -917,7 +949,7 @@ static unsigned long unknown_nr(uint64_t *r)
 			break;
 		case 1:	/* unused numbers of our magic */
 			nr = _IOC(xrnd(r) % 4, NPOLL_IOC_MAGIC,
-				  0x0c + xrnd(r) % (256 - 0x0c), xrnd(r) % 128);
+				  0x0f + xrnd(r) % (256 - 0x0f), xrnd(r) % 128);
 			break;
 		case 2:
 			nr = _IOC(xrnd(r) % 4, NPOLL_IOC_MAGIC, 0,
@@ -939,7 +971,8 @@ static unsigned long unknown_nr(uint64_t *r)
 		 nr == NPOLL_IOC_WAIT || nr == NPOLL_IOC_SET_DEADLINE ||
 		 nr == NPOLL_IOC_STATS || nr == NPOLL_IOC_IDENTIFY ||
 		 nr == NPOLL_IOC_ARM || nr == NPOLL_IOC_POLL ||
-		 nr == NPOLL_IOC_BREAK || (FZ_IOC_IO && nr == FZ_IOC_IO)
+		 nr == NPOLL_IOC_BREAK || (FZ_IOC_IO && nr == FZ_IOC_IO) ||
+		 (FZ_IOC_BUSY_SET && (nr == FZ_IOC_BUSY_SET || nr == FZ_IOC_BUSY_GET))
 #ifdef NPOLL_IOC_SET_DEADLINE_V0
 		 || nr == NPOLL_IOC_SET_DEADLINE_V0 || nr == NPOLL_IOC_IO_V0
 #endif
@@ -956,7 +989,8 @@ static enum fz_cmd pick_cmd(uint64_t *r)
 		[C_OPEN] = 13, [C_CLOSE] = 7, [C_UNBLOCK] = 4, [C_RESET] = 8,
 		[C_WAIT] = 9, [C_DEADLINE] = 11, [C_STATS] = 4,
 		[C_IDENTIFY] = 2, [C_ARM] = 14, [C_POLL] = 11, [C_BREAK] = 3,
-		[C_IO] = FZ_IOC_IO ? 8 : 0, [C_UNKNOWN] = 6,
+		[C_IO] = FZ_IOC_IO ? 8 : 0, [C_BUSY_SET] = FZ_IOC_BUSY_SET ? 2 : 0,
+		[C_BUSY_GET] = FZ_IOC_BUSY_SET ? 1 : 0, [C_UNKNOWN] = 6,
 	};
 	unsigned int total = 0, x, c;
 
@@ -1007,12 +1041,17 @@ static void check_result(struct fz_call *k, long ret, bool sched)
 		want = -EFAULT;
 	else if (k->pk == A_VOLATILE)
 		want = 1;
-	else if (k->pk == A_RO && (k->c == C_STATS || k->c == C_IDENTIFY))
+	else if (k->pk == A_RO && (k->c == C_STATS || k->c == C_IDENTIFY ||
+				   k->c == C_BUSY_GET))
 		want = -EFAULT;
-	else if (k->c == C_STATS || k->c == C_IDENTIFY)
+	else if (k->c == C_STATS || k->c == C_IDENTIFY || k->c == C_BUSY_GET)
 		want = 0;
 	else if (k->malformed)
 		want = -EINVAL;
+	else if (k->eperm)
+		want = -EPERM;
+	else if (k->c == C_BUSY_SET)
+		want = 0;
 	else if (k->c == C_OPEN && k->badfd)
 		want = -EBADF;
 	else if (k->hk == H_STALE && k->c != C_OPEN && k->c != C_POLL)

@@ -250,6 +250,10 @@ struct npoll_io_args {
  * @waiters:  threads parked in waits on this poller (Go's netpollWaiters)
  * @armed:    armed waits whose outcome is not decided yet
  * @events:   decided outcomes not yet harvested by NPOLL_IOC_POLL
+ * @busy_polls: waits that busy-polled their socket's NAPI context before
+ *            parking (struct npoll_busy_poll), since the poller opened
+ * @busy_ready: those of them whose readiness came while they spun (they
+ *            did not park)
  * @reserved: zero; later fields will take their place
  */
 struct npoll_stats {
@@ -257,7 +261,33 @@ struct npoll_stats {
 	__u64 waiters;
 	__u64 armed;
 	__u64 events;
-	__u64 reserved[4];
+	__u64 busy_polls;
+	__u64 busy_ready;
+	__u64 reserved[2];
+};
+
+/**
+ * struct npoll_busy_poll - NPOLL_IOC_SET_BUSY_POLL, NPOLL_IOC_GET_BUSY_POLL
+ * @usecs:  how long a read wait on a socket busy-polls the socket's NAPI
+ *          context before it parks, in microseconds (at most INT_MAX);
+ *          0: the socket's own setting (SO_BUSY_POLL, whose default is
+ *          net.core.busy_read), as a blocking recv() uses it
+ * @budget: packets per NAPI poll while spinning; 0: the socket's
+ *          (SO_BUSY_POLL_BUDGET), or 8.  Above 64 needs CAP_NET_ADMIN
+ * @prefer: 1: prefer busy polling over the NAPI softirq, as
+ *          SO_PREFER_BUSY_POLL does (with the device's
+ *          napi_defer_hard_irqs); 0: the socket's setting
+ * @pad:    zero
+ *
+ * The per-poller counterpart of epoll's EPIOCSPARAMS.  A spin ends on
+ * readiness, the mode's deadline, unblock or close, a signal, or after
+ * @usecs; it yields when the scheduler asks (need_resched()).
+ */
+struct npoll_busy_poll {
+	__u32 usecs;
+	__u16 budget;
+	__u8 prefer;
+	__u8 pad;
 };
 
 /* The value NPOLL_IOC_IDENTIFY stores: "npoll\0\0\1" (ABI version 1). */
@@ -288,6 +318,10 @@ struct npoll_identify {
 /* Wake a blocked NPOLL_IOC_POLL, or make the next blocking one return at once. */
 #define NPOLL_IOC_BREAK _IO(NPOLL_IOC_MAGIC, 0x0b)
 #define NPOLL_IOC_IO _IOW(NPOLL_IOC_MAGIC, 0x0c, struct npoll_io_args)
+#define NPOLL_IOC_SET_BUSY_POLL \
+	_IOW(NPOLL_IOC_MAGIC, 0x0d, struct npoll_busy_poll)
+#define NPOLL_IOC_GET_BUSY_POLL \
+	_IOR(NPOLL_IOC_MAGIC, 0x0e, struct npoll_busy_poll)
 /* The first layouts, still accepted (their appended fields read as 0). */
 #define NPOLL_IOC_SET_DEADLINE_V0 \
 	_IOC(_IOC_WRITE, NPOLL_IOC_MAGIC, 0x06, NPOLL_DEADLINE_ARGS_SIZE_VER0)

@@ -47,6 +47,25 @@ void np_poller_close(np_poller *p);
 int  np_poller_fd(const np_poller *p);
 
 /*
+ * Busy polling, per poller (epoll's EPIOCSPARAMS): a read wait on a
+ * socket first spins on the socket's NAPI context for @usecs (0: the
+ * socket's SO_BUSY_POLL, by default net.core.busy_read), polling
+ * @budget packets at a time (0: the socket's, or 8; above 64 needs
+ * CAP_NET_ADMIN), preferring busy polling to the softirq if @prefer
+ * (0 or 1).  The spin ends on readiness, the deadline, unblock or
+ * close, a signal, or after @usecs.  @pad must be 0.  0, -EINVAL,
+ * -EPERM, -EOPNOTSUPP (kernel without CONFIG_NET_RX_BUSY_POLL).
+ */
+struct np_busy_poll {
+	uint32_t usecs;
+	uint16_t budget;
+	uint8_t  prefer;
+	uint8_t  pad;
+};
+int  np_set_busy_poll(np_poller *p, const struct np_busy_poll *bp);
+int  np_get_busy_poll(np_poller *p, struct np_busy_poll *bp);
+
+/*
  * Register @fd (which becomes O_NONBLOCK) with @p; @user comes back in
  * events.  -EBADF not an open fd, -EPERM not pollable, -EEXIST already
  * registered with @p, -EBUSY too many waiters on the file to check that,

@@ -140,6 +140,7 @@ ssize_t np__sys_io(int dev, __u64 h, int mode, const void *buf, size_t len,
 int np__sys_poll(int dev, struct np_event *ev, int max, int64_t timeout_ns);
 int np__sys_break(int dev);
 int np__sys_stats(int dev, struct npoll_stats *st);
+int np__sys_busy_poll(int dev, bool set, struct npoll_busy_poll *bp);
 void np__futex_wait(atomic_uint *word, unsigned int val);
 void np__futex_wake(atomic_uint *word);
 

@@ -146,6 +146,40 @@ int np_poller_fd(const np_poller *p)
 	return p ? p->fd : -EINVAL;
 }
 
+/* The library's settings are the kernel's. */
+static_assert(sizeof(struct np_busy_poll) == sizeof(struct npoll_busy_poll),
+	      "np_busy_poll size");
+
+int np_set_busy_poll(np_poller *p, const struct np_busy_poll *bp)
+{
+	struct npoll_busy_poll k;
+
+	if (!p || !bp)
+		return -EINVAL;
+	k.usecs = bp->usecs;
+	k.budget = bp->budget;
+	k.prefer = bp->prefer;
+	k.pad = bp->pad;
+	return np__sys_busy_poll(p->fd, true, &k);
+}
+
+int np_get_busy_poll(np_poller *p, struct np_busy_poll *bp)
+{
+	struct npoll_busy_poll k = { 0 };
+	int ret;
+
+	if (!p || !bp)
+		return -EINVAL;
+	ret = np__sys_busy_poll(p->fd, false, &k);
+	if (ret < 0)
+		return ret;
+	bp->usecs = k.usecs;
+	bp->budget = k.budget;
+	bp->prefer = k.prefer;
+	bp->pad = 0;
+	return 0;
+}
+
 void np_poller_close(np_poller *p)
 {
 	struct np_desc *pd;

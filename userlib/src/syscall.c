@@ -117,6 +117,12 @@ int np__sys_stats(int dev, struct npoll_stats *st)
 	return sys_ioctl(dev, NPOLL_IOC_STATS, st);
 }
 
+int np__sys_busy_poll(int dev, bool set, struct npoll_busy_poll *bp)
+{
+	return sys_ioctl(dev, set ? NPOLL_IOC_SET_BUSY_POLL :
+				    NPOLL_IOC_GET_BUSY_POLL, bp);
+}
+
 /* Sleep while *@word is @val (or until a wake-up, maybe spurious). */
 void np__futex_wait(atomic_uint *word, unsigned int val)
 {
