@@ -32,6 +32,7 @@
  * put (delayed by RCU in release_task()) cannot free it under the waker.
  */
 #include <linux/file.h>
+#include <linux/error-injection.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
@@ -132,6 +133,9 @@ struct npoll_desc *npoll_desc_alloc(struct npoll_poller *p, struct file *file,
 	refcount_set(&d->ref, 1);
 	return d;
 }
+
+/* fail_function may make it fail as an allocation does (selftests/fault_test). */
+ALLOW_ERROR_INJECTION(npoll_desc_alloc, NULL);
 
 /**
  * npoll_desc_mput() - drop a memory reference

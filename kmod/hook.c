@@ -30,6 +30,7 @@
  * frees it only after a grace period) and remove_wait_queue() takes the
  * queue's lock, which serializes with a POLLFREE wake-up in progress.
  */
+#include <linux/error-injection.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
@@ -48,6 +49,30 @@ struct npoll_ptqueue {
 	int nhooks;
 	int error;
 };
+
+/*
+ * The second wait-queue entry of a file with two queues, filed under the
+ * descriptor's slot; NULL when it cannot be allocated.  The slot is the
+ * descriptor's: a closed descriptor's slot stays reserved until its
+ * teardown has erased its entry here (npoll_poller_release_slot()), so
+ * nobody else stores there.  Open to fail_function (its own allocation
+ * and the table's), as npoll_desc_alloc() and npoll_poller_alloc() are.
+ */
+static noinline struct npoll_hook *npoll_hook2_alloc(struct npoll_desc *d)
+{
+	struct npoll_hook *hook = kzalloc(sizeof(*hook), GFP_KERNEL_ACCOUNT);
+
+	if (!hook)
+		return NULL;
+	if (xa_err(xa_store(&d->poller->hooks2, npoll_desc_slot(d), hook,
+			    GFP_KERNEL_ACCOUNT))) {
+		kfree(hook);
+		return NULL;
+	}
+	return hook;
+}
+
+ALLOW_ERROR_INJECTION(npoll_hook2_alloc, NULL);
 
 static int npoll_wake_fn(wait_queue_entry_t *wait, unsigned int mode, int sync,
 			 void *key)
@@ -119,20 +144,8 @@ static void npoll_queue_proc(struct file *file, wait_queue_head_t *whead,
 	if (q->nhooks == 0) {
 		hook = &d->hook;
 	} else {
-		hook = kzalloc(sizeof(*hook), GFP_KERNEL_ACCOUNT);
+		hook = npoll_hook2_alloc(d);
 		if (!hook) {
-			q->error = -ENOMEM;
-			return;
-		}
-		/*
-		 * The slot is the descriptor's: a closed descriptor's slot
-		 * stays reserved until its teardown has erased its entry
-		 * here (npoll_poller_release_slot()), so nobody else stores
-		 * there.
-		 */
-		if (xa_err(xa_store(&d->poller->hooks2, npoll_desc_slot(d),
-				    hook, GFP_KERNEL_ACCOUNT))) {
-			kfree(hook);
 			q->error = -ENOMEM;
 			return;
 		}

@@ -12,6 +12,7 @@
  * around to the very same value on the very same slot.  Neither half of
  * a valid handle is ever 0.
  */
+#include <linux/error-injection.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/net.h>
@@ -69,6 +70,8 @@ struct npoll_poller *npoll_poller_alloc(void)
 	npoll_sched_init(p);
 	return p;
 }
+
+ALLOW_ERROR_INJECTION(npoll_poller_alloc, NULL);
 
 /*
  * Take @d out of @p's table; the caller owns the table's reference.  The

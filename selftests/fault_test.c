@@ -14,6 +14,9 @@
  * other leak, and its log check any splat.  The number of injected
  * failures survived is printed:
  *   # FAULTS <path> injected=N
+ * fail_function also fails the module's own allocation helpers by name
+ * (npoll_poller_alloc, npoll_desc_alloc, npoll_hook2_alloc: the module
+ * marks them with ALLOW_ERROR_INJECTION).
  * Root only (the capabilities' knobs are in debugfs); skipped where the
  * kernel has no fault injection.
  */
@@ -366,6 +369,113 @@ TEST_F_TIMEOUT(fault, descriptor_calls_fail_cleanly, 600)
 		total += n;
 	}
 	TH_LOG("%ld injected failures survived", total);
+	close(self->dev);
+	self->dev = -1;
+	stress_expect_slab_base(_metadata, self->slab_base);
+}
+
+/* --- fail_function on the module's allocation helpers -------------------- */
+
+#define FF_DIR FI_DIR "/fail_function"
+
+/* The number left of fail_function's "times", or -1. */
+static long ff_times_left(void)
+{
+	char buf[32] = "";
+	int fd = open(FF_DIR "/times", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atol(buf) : -1;
+}
+
+/* Make @fn fail (return NULL) once, for this thread only. */
+static bool ff_arm(const char *fn)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), FF_DIR "/%s/retval", fn);
+	return stress_write_file(FF_DIR "/inject", fn) &&
+	       stress_write_file(path, "0") &&
+	       stress_write_file(FF_DIR "/probability", "100") &&
+	       stress_write_file(FF_DIR "/interval", "1") &&
+	       stress_write_file(FF_DIR "/verbose", "0") &&
+	       stress_write_file(FF_DIR "/task-filter", "Y") &&
+	       stress_write_file("/proc/thread-self/make-it-fail", "1") &&
+	       stress_write_file(FF_DIR "/times", "1");
+}
+
+static void ff_disarm(void)
+{
+	stress_write_file("/proc/thread-self/make-it-fail", "0");
+	/* An empty line removes every function from the list. */
+	stress_write_file(FF_DIR "/inject", "\n");
+}
+
+/*
+ * The module's own allocation helpers (ALLOW_ERROR_INJECTION), failed
+ * through fail_function by name: a poller that cannot be allocated
+ * fails open(2) with ENOMEM; a descriptor, or the second wait-queue
+ * entry of a file with two queues (a FIFO opened O_RDWR), fails the
+ * registration with ENOMEM and leaves nothing behind.  Each failure
+ * must have been injected (fail_function's "times" used up).
+ */
+TEST_F(fault, fail_function_on_the_allocation_helpers)
+{
+	const char *fifo = "/tmp/npoll-fault-ff-fifo";
+	uint64_t h = 0;
+	long n = 0;
+	int fd, r;
+
+	NPT_RETURN_IF_SKIPPED();
+	if (access(FF_DIR "/inject", W_OK))
+		SKIP(return, "no fail_function (CONFIG_FAIL_FUNCTION)");
+
+	ASSERT_TRUE(ff_arm("npoll_poller_alloc"));
+	fd = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
+	r = fd < 0 ? -errno : 0;
+	EXPECT_EQ(0, ff_times_left());
+	ff_disarm();
+	EXPECT_EQ(-ENOMEM, r);
+	if (fd >= 0)
+		close(fd);
+	n += r == -ENOMEM;
+
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(ff_arm("npoll_desc_alloc"));
+	r = npt_raw_open(self->dev, fd, 1, &h);
+	EXPECT_EQ(0, ff_times_left());
+	ff_disarm();
+	EXPECT_EQ(-ENOMEM, r);
+	n += r == -ENOMEM;
+	EXPECT_EQ(0, descs(self->dev));
+	ASSERT_TRUE(poller_usable(self->dev));
+	close(fd);
+
+	unlink(fifo);
+	ASSERT_EQ(0, mkfifo(fifo, 0600));
+	fd = open(fifo, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(ff_arm("npoll_hook2_alloc"));
+	r = npt_raw_open(self->dev, fd, 2, &h);
+	EXPECT_EQ(0, ff_times_left());
+	ff_disarm();
+	EXPECT_EQ(-ENOMEM, r);
+	n += r == -ENOMEM;
+	EXPECT_EQ(0, descs(self->dev));
+	ASSERT_TRUE(poller_usable(self->dev));
+	/* Without the injection the same FIFO registers. */
+	ASSERT_EQ(0, npt_raw_open(self->dev, fd, 3, &h));
+	EXPECT_EQ(0, npt_raw_handle(self->dev, NPOLL_IOC_CLOSE, h));
+	close(fd);
+	unlink(fifo);
+
+	report("fail_function", n);
+	EXPECT_EQ(3, n);
 	close(self->dev);
 	self->dev = -1;
 	stress_expect_slab_base(_metadata, self->slab_base);
