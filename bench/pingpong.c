@@ -8,6 +8,15 @@
  * are the cost of the measured side's way of waiting.  Each variant gets
  * a fresh connection.  The poll-based variants follow the edge-triggered
  * rule: read until EAGAIN, then wait.
+ *
+ * Next to the simple forms, the peers as their experts set them up:
+ * epoll waiting with epoll_pwait2() for the time left to a per-read
+ * deadline (no timerfd), and io_uring with SINGLE_ISSUER|DEFER_TASKRUN,
+ * a registered ring fd and a fixed file, the send linked to the receive
+ * in one io_uring_enter(), the receive with IORING_RECVSEND_POLL_FIRST
+ * (its data cannot be there yet when it is submitted) and the deadline
+ * as the wait's EXT_ARG timeout instead of a linked timeout SQE.  Such
+ * a variant sends the message itself (pp_variant.sends).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +49,7 @@ struct pp {
 	bool own_ep;
 	struct io_uring ring;
 	bool ring_ok;
+	bool ring_fallback;	/* DEFER_TASKRUN refused: flags 0 */
 	np_poller *p;
 	bool own_p;
 	np_desc *pd;
@@ -50,6 +60,7 @@ struct pp_variant {
 	const char *label;
 	int (*setup)(struct pp *pp);
 	int (*recv)(struct pp *pp, char *buf);	/* read pp->msg bytes */
+	bool sends;		/* recv() also sends the message */
 };
 
 /* --- setup ---------------------------------------------------------------- */
@@ -119,6 +130,36 @@ static int setup_uring(struct pp *pp)
 		return ret;
 	pp->ring_ok = true;
 	return 0;
+}
+
+/*
+ * io_uring as its experts use it on 6.1: one issuer, task work deferred
+ * to the waits (DEFER_TASKRUN needs SINGLE_ISSUER), the ring fd
+ * registered (io_uring_enter() without an fdget), the socket as fixed
+ * file 0.
+ */
+static int setup_uring_expert(struct pp *pp)
+{
+	struct io_uring_params prm = {
+		.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+	};
+	int ret = io_uring_queue_init_params(8, &pp->ring, &prm);
+
+	if (ret == -EINVAL) {
+		memset(&prm, 0, sizeof(prm));
+		ret = io_uring_queue_init_params(8, &pp->ring, &prm);
+		pp->ring_fallback = true;
+	}
+	if (ret < 0)
+		return ret;
+	pp->ring_ok = true;
+	if (!(prm.features & IORING_FEAT_EXT_ARG))
+		return -EOPNOTSUPP;
+	ret = io_uring_register_ring_fd(&pp->ring);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_register_files(&pp->ring, &pp->cfd, 1);
+	return ret < 0 ? ret : 0;
 }
 
 static int setup_np(struct pp *pp)
@@ -296,6 +337,104 @@ static int recv_uring_poll(struct pp *pp, char *buf)
 	return 0;
 }
 
+/*
+ * epoll as its experts wait with a deadline: epoll_pwait2() with the time
+ * left to the read's deadline, nanosecond precision, no timerfd.
+ */
+static int recv_epoll_pwait2(struct pp *pp, char *buf)
+{
+	int64_t deadline = now_ns() + SEC;
+	struct epoll_event ev[4];
+	size_t got = 0;
+
+	while (got < pp->msg) {
+		ssize_t r = read(pp->cfd, buf + got, pp->msg - got);
+		struct timespec left;
+		int64_t ns;
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			return -EPIPE;
+		if (errno != EAGAIN)
+			return -errno;
+		ns = deadline - now_ns();
+		if (ns <= 0)
+			return -ETIMEDOUT;
+		left.tv_sec = ns / SEC;
+		left.tv_nsec = ns % SEC;
+		if (epoll_pwait2(pp->epfd, ev, 4, &left, NULL) < 0 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * The expert io_uring round trip: send and receive linked in one
+ * submission that also waits, with the deadline as the wait's timeout;
+ * a short receive (TCP may split) is completed by further receives.
+ */
+static int recv_uring_expert(struct pp *pp, char *buf)
+{
+	int64_t deadline = now_ns() + SEC;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned int want = 2;
+	size_t got = 0;
+	bool first = true;
+	int ret;
+
+	while (got < pp->msg) {
+		struct __kernel_timespec left;
+		int64_t ns;
+
+		if (first) {
+			sqe = io_uring_get_sqe(&pp->ring);
+			if (!sqe)
+				return -EBUSY;
+			io_uring_prep_send(sqe, 0, buf, pp->msg, 0);
+			sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+			sqe->user_data = 3;
+		}
+		sqe = io_uring_get_sqe(&pp->ring);
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_recv(sqe, 0, buf + got, pp->msg - got, 0);
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+		sqe->flags |= IOSQE_FIXED_FILE;
+		sqe->user_data = 1;
+		want = first ? 2 : 1;
+		first = false;
+		ns = deadline - now_ns();
+		if (ns <= 0)
+			return -ETIMEDOUT;
+		left.tv_sec = ns / SEC;
+		left.tv_nsec = ns % SEC;
+		ret = io_uring_submit_and_wait_timeout(&pp->ring, &cqe, want, &left, NULL);
+		if (ret < 0)
+			return ret;
+		while (want && io_uring_peek_cqe(&pp->ring, &cqe) == 0) {
+			int res = cqe->res;
+			__u64 ud = cqe->user_data;
+
+			io_uring_cqe_seen(&pp->ring, cqe);
+			want--;
+			if (ud == 3 && res != (int)pp->msg)
+				return res < 0 ? res : -EIO;
+			if (ud == 1) {
+				if (res <= 0)
+					return res < 0 ? res : -EPIPE;
+				got += (size_t)res;
+			}
+		}
+		if (want)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
 static int recv_np_wait(struct pp *pp, char *buf)
 {
 	size_t got = 0;
@@ -353,21 +492,26 @@ static int recv_np_read_dl(struct pp *pp, char *buf)
 }
 
 static const struct pp_variant variants[] = {
-	{ "blocking_read", "blocking read", setup_none, recv_blocking },
-	{ "rcvtimeo", "read, SO_RCVTIMEO set", setup_rcvtimeo, recv_blocking },
-	{ "epoll_et", "epoll ET + read", setup_epoll, recv_epoll },
+	{ "blocking_read", "blocking read (the floor)", setup_none, recv_blocking, false },
+	{ "rcvtimeo", "expert: read, SO_RCVTIMEO set once", setup_rcvtimeo,
+	  recv_blocking, false },
+	{ "epoll_et", "epoll ET + read", setup_epoll, recv_epoll, false },
 	{ "epoll_et_timerfd", "epoll ET + timerfd deadline per read",
-	  setup_epoll_timerfd, recv_epoll_timerfd },
+	  setup_epoll_timerfd, recv_epoll_timerfd, false },
 	{ "uring_recv_lt", "io_uring recv + link timeout", setup_uring,
-	  recv_uring_recv },
+	  recv_uring_recv, false },
 	{ "uring_poll_lt", "io_uring poll + link timeout, read",
-	  setup_uring, recv_uring_poll },
-	{ "np_wait_read", "npoll np_wait + read", setup_np, recv_np_wait },
-	{ "np_read", "npoll np_read", setup_np, recv_np_read },
+	  setup_uring, recv_uring_poll, false },
+	{ "epoll_et_pwait2", "expert: epoll ET + epoll_pwait2 to a deadline per read",
+	  setup_epoll, recv_epoll_pwait2, false },
+	{ "uring_expert", "expert: io_uring DEFER_TASKRUN, send+recv, wait timeout",
+	  setup_uring_expert, recv_uring_expert, true },
+	{ "np_wait_read", "npoll np_wait + read", setup_np, recv_np_wait, false },
+	{ "np_read", "npoll np_read", setup_np, recv_np_read, false },
 	{ "np_read_dl_once", "npoll np_read, deadline set once",
-	  setup_np_dl_once, recv_np_read },
+	  setup_np_dl_once, recv_np_read, false },
 	{ "np_read_dl", "npoll np_read, deadline re-armed per read",
-	  setup_np, recv_np_read_dl },
+	  setup_np, recv_np_read_dl, false },
 };
 
 const struct pp_variant *pp_find(const char *id)
@@ -478,7 +622,7 @@ static int pp_batch(void *ctx, int iters)
 
 	memset(buf, 'x', sizeof(buf));
 	for (i = 0; i < iters; i++) {
-		if (write(pp->cfd, buf, pp->msg) != (ssize_t)pp->msg)
+		if (!run->v->sends && write(pp->cfd, buf, pp->msg) != (ssize_t)pp->msg)
 			return -EIO;
 		ret = run->v->recv(pp, buf);
 		if (ret < 0)
@@ -536,8 +680,9 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 		double inv = (r1.ru_nivcsw - r0.ru_nivcsw) / n;
 
 		rec_add(section, key, label, unit, &st, base);
-		rec_cols("min %.0f max %.0f, switches/rt %.2f+%.2f",
-			 st.min, st.max, vol, inv);
+		rec_cols("min %.0f max %.0f, switches/rt %.2f+%.2f%s",
+			 st.min, st.max, vol, inv,
+			 pp.ring_fallback ? " (DEFER_TASKRUN refused: flags 0)" : "");
 		rec_extra(", \"voluntary_switches\": %.3f, \"involuntary_switches\": %.3f",
 			  vol, inv);
 	}

@@ -227,6 +227,22 @@ static void compute_targets(void)
 		target(s, n, ratio(a, b), LT, 1.0);
 	}
 
+	s = "against the peers as their experts use them";
+	for (i = 0; i < 2; i++) {
+		snprintf(a, sizeof(a), "pingpong.%s.np_read_dl_once", tr[i].t);
+		snprintf(b, sizeof(b), "pingpong.%s.rcvtimeo", tr[i].t);
+		snprintf(n, sizeof(n), "np_read, deadline set once / read, SO_RCVTIMEO set once (%s)",
+			 tr[i].name);
+		target(s, n, ratio(a, b), LE, 1.0);
+		snprintf(a, sizeof(a), "pingpong.%s.np_read_dl", tr[i].t);
+		snprintf(b, sizeof(b), "pingpong.%s.epoll_et_pwait2", tr[i].t);
+		snprintf(n, sizeof(n), "np_read+deadline / epoll ET+epoll_pwait2 (%s)", tr[i].name);
+		target(s, n, ratio(a, b), LT, 1.0);
+		snprintf(b, sizeof(b), "pingpong.%s.uring_expert", tr[i].t);
+		snprintf(n, sizeof(n), "np_read+deadline / expert io_uring (%s)", tr[i].name);
+		target(s, n, ratio(a, b), LT, 1.0);
+	}
+
 	s = "re-arming a read deadline that never fires";
 	target(s, "np_set_deadline / timerfd_settime",
 	       ratio("rearm.np_set_deadline", "rearm.timerfd_settime"), LE, 0.5);
