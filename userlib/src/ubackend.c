@@ -119,8 +119,8 @@ struct ub_poller {
 	int brkfd;			/* np_break */
 	pthread_t thread;
 	atomic_bool stop;
-	atomic_uint rounds;		/* event batches the thread finished */
-	atomic_uint round_waiters;
+	int outfd;			/* {epfd, kickfd}: the thread sleeps here */
+	pthread_mutex_t emx;		/* fetching and handling events */
 
 	pthread_mutex_t slock;		/* the table, its hash, its free list */
 	struct ub_desc *_Atomic dir[UB_CHUNKS];
@@ -507,10 +507,36 @@ static int64_t ub_timers(struct ub_poller *u)
 	}
 }
 
+/*
+ * Take every event the set holds and turn it into readiness, under
+ * @emx: fetching and handling are one step, so a thread that has taken
+ * @emx and found the set empty knows that every edge before its call
+ * has been recorded in the modes.
+ */
+static void ub_drain_set(struct ub_poller *u)
+{
+	struct epoll_event evs[128];
+	int n;
+
+	pthread_mutex_lock(&u->emx);
+	do {
+		n = epoll_wait(u->epfd, evs, 128, 0);
+		for (int i = 0; i < n; i++)
+			ub_event(u, evs[i].data.u64, evs[i].events);
+	} while (n == 128);
+	pthread_mutex_unlock(&u->emx);
+}
+
+/*
+ * The poller thread sleeps in epoll_pwait2() on an outer set holding
+ * the descriptors' set (readable while it has events, which stay in it)
+ * and the kick eventfd, bounded by the earliest deadline; it then
+ * handles the events and fires the expired deadlines, readiness first.
+ */
 static void *ub_thread(void *arg)
 {
 	struct ub_poller *u = arg;
-	struct epoll_event evs[128];
+	struct epoll_event evs[2];
 	struct timespec ts, *tsp;
 	int64_t next, left;
 	uint64_t v;
@@ -529,81 +555,29 @@ static void *ub_thread(void *arg)
 			ts.tv_nsec = left % 1000000000;
 			tsp = &ts;
 		}
-		n = epoll_pwait2(u->epfd, evs, 128, tsp, NULL);
+		n = epoll_pwait2(u->outfd, evs, 2, tsp, NULL);
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.u64 == UB_KICK) {
-				if (read(u->kickfd, &v, sizeof(v)) < 0) {
-					/* Raced with another read. */
-				}
-				continue;
+			if (evs[i].data.u64 == UB_KICK &&
+			    read(u->kickfd, &v, sizeof(v)) < 0) {
+				/* Raced with another read. */
 			}
-			ub_event(u, evs[i].data.u64, evs[i].events);
 		}
-		/* Readiness first: it was there before the deadline fired. */
+		ub_drain_set(u);
 		next = ub_timers(u);
-		atomic_fetch_add(&u->rounds, 1);
-		if (atomic_load(&u->round_waiters))
-			syscall(SYS_futex, &u->rounds, FUTEX_WAKE_PRIVATE,
-				INT_MAX, NULL, NULL, 0);
 	}
 	return NULL;
 }
 
 /*
- * Wait until the thread has finished a batch of events begun after the
- * caller's epoll_ctl: the file's initial readiness is then in its
- * modes, as the module computes it inside NPOLL_IOC_OPEN.
+ * Readiness travels through the epoll set, so it may not be in the
+ * modes yet when a call decides (the module's hook records it inside
+ * the file's wake-up).  A call that decides anything from the modes
+ * first takes what the set holds (ub_drain_set): one epoll_wait() that
+ * returns at once, and the outcome is the module's.
  */
-static void ub_sync(struct ub_poller *u)
+static void ub_catch_up(struct ub_poller *u)
 {
-	unsigned int r = atomic_load(&u->rounds), v, kicked = r;
-	int err;
-
-	atomic_fetch_add(&u->round_waiters, 1);
-	ub_kick(u);
-	while ((v = atomic_load(&u->rounds)) - r < 2) {
-		/* The batch that took the kick may be the one that began first. */
-		if (v != kicked) {
-			kicked = v;
-			ub_kick(u);
-		}
-		ub_futex_wait(&u->rounds, v, &err);
-	}
-	atomic_fetch_sub(&u->round_waiters, 1);
-}
-
-/*
- * Readiness travels through the poller thread, so it lags the file's
- * own wake-up, which the module sees at once.  Before a call decides
- * anything but readiness on a mode with no readiness recorded - parking,
- * arming, a timeout or closing outcome - it asks the file: if the mode
- * is ready at this level, an edge may be on its way, and the call waits
- * for the thread to catch up (ub_sync) before it decides.  A file left
- * ready by its owner (not drained to EAGAIN) costs that wait in vain;
- * the outcome is the same.
- */
-static bool ub_level(struct ub_desc *d, int mode)
-{
-	struct pollfd pf = {
-		.fd = d->rfd,
-		.events = mode == NP_READ ? POLLIN | POLLRDHUP : POLLOUT,
-	};
-
-	return poll(&pf, 1, 0) == 1 && pf.revents;
-}
-
-/* Would an error outcome for @modes of locked @d overtake readiness? */
-static bool ub_lagging(struct ub_desc *d, int modes)
-{
-	for (int i = 0; i < 2; i++) {
-		struct ub_mode *m = &d->m[i];
-
-		if ((modes & m->mode) && !m->ready &&
-		    ((m->state == UB_PARKED && m->waiter && !m->canceled) ||
-		     m->state == UB_ARMED) && ub_level(d, m->mode))
-			return true;
-	}
-	return false;
+	ub_drain_set(u);
 }
 
 /* ---- the operations ---- */
@@ -704,7 +678,8 @@ static int ub_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
 	if (!(fl & O_NONBLOCK))
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	atomic_fetch_add(&u->descs, 1);
-	ub_sync(u);
+	/* The initial readiness, as NPOLL_IOC_OPEN computes it. */
+	ub_catch_up(u);
 	*h = ub_handle(d);
 	return 0;
 }
@@ -776,17 +751,12 @@ static void ub_forget(struct np_poller *p, __u64 h)
 static int ub_unblock(struct np_poller *p, __u64 h)
 {
 	struct ub_poller *u = ub_of(p);
-	struct ub_desc *d = ub_lock(u, h);
+	struct ub_desc *d;
 
+	ub_catch_up(u);
+	d = ub_lock(u, h);
 	if (!d)
 		return -EBADF;
-	if (!d->closing && ub_lagging(d, NP_RW)) {
-		pthread_mutex_unlock(&d->lock);
-		ub_sync(u);
-		d = ub_lock(u, h);
-		if (!d)
-			return -EBADF;
-	}
 	if (!d->closing) {
 		d->closing = true;
 		for (int i = 0; i < 2; i++)
@@ -860,14 +830,13 @@ static int ub_mode_call(struct np_poller *p, unsigned long cmd, __u64 h,
 	struct ub_desc *d;
 	struct ub_mode *m;
 	bool canceled = flags & NPOLL_WAIT_CANCELED;
-	bool synced = false;
 	int r;
 
 	if (mode != NP_READ && mode != NP_WRITE)
 		return -EINVAL;
 	if (cmd == NPOLL_IOC_WAIT ? (flags & ~NPOLL_WAIT_CANCELED) : flags)
 		return -EINVAL;
-again:
+	ub_catch_up(u);
 	d = ub_lock(u, h);
 	if (!d)
 		return -EBADF;
@@ -888,12 +857,6 @@ again:
 		m->ready = false;
 		r = NP_OK;
 		goto out;
-	}
-	if (!synced && ub_level(d, mode)) {
-		pthread_mutex_unlock(&d->lock);
-		ub_sync(u);
-		synced = true;
-		goto again;
 	}
 	if (cmd == NPOLL_IOC_ARM) {
 		m->state = UB_ARMED;
@@ -944,16 +907,12 @@ static int ub_set_deadline(struct np_poller *p, __u64 h, int mode,
 
 	if (mode <= 0 || (mode & ~NP_RW))
 		return -EINVAL;
+	/* An expiry must not overtake readiness that came before it. */
+	if (when && when <= ub_now())
+		ub_catch_up(u);
 	d = ub_lock(u, h);
 	if (!d)
 		return -EBADF;
-	if (when && when <= ub_now() && ub_lagging(d, mode)) {
-		pthread_mutex_unlock(&d->lock);
-		ub_sync(u);
-		d = ub_lock(u, h);
-		if (!d)
-			return -EBADF;
-	}
 	for (int m = NP_READ; m <= NP_WRITE && !ret; m++)
 		if (mode & m)
 			ret = ub_deadline_locked(u, d, m, when, seq);
@@ -1047,6 +1006,8 @@ static int ub_harvest(struct ub_poller *u, struct np_event *ev, int max)
 	struct ub_mode *batch[64];
 	int room, n = 0, got = 0;
 
+	/* Readiness before the call decides a re-checked timeout. */
+	ub_catch_up(u);
 	pthread_mutex_lock(&u->evlock);
 	room = ub_room(ev, max, (int)atomic_load(&u->events));
 	if (room < 0) {
@@ -1172,6 +1133,11 @@ static int ub_stats(struct np_poller *p, struct npoll_stats *st)
 {
 	struct ub_poller *u = ub_of(p);
 
+	/*
+	 * Count the readiness that happened before the call, as the
+	 * module's counters do.
+	 */
+	ub_catch_up(u);
 	st->descs = atomic_load(&u->descs);
 	st->waiters = atomic_load(&u->waiters);
 	st->armed = atomic_load(&u->armed);
@@ -1220,6 +1186,7 @@ static void ub_release(struct np_poller *p)
 	atomic_store(&u->stop, true);
 	ub_kick(u);
 	pthread_join(u->thread, NULL);
+	close(u->outfd);
 	close(u->epfd);
 	close(u->kickfd);
 	close(u->evfd);
@@ -1238,6 +1205,7 @@ static void ub_release(struct np_poller *p)
 	pthread_mutex_destroy(&u->tlock);
 	pthread_mutex_destroy(&u->evlock);
 	pthread_mutex_destroy(&u->bplock);
+	pthread_mutex_destroy(&u->emx);
 	free(u);
 	p->ub = NULL;
 }
@@ -1272,15 +1240,23 @@ int np__ub_init(struct np_poller *p)
 	pthread_mutex_init(&u->tlock, NULL);
 	pthread_mutex_init(&u->evlock, NULL);
 	pthread_mutex_init(&u->bplock, NULL);
+	pthread_mutex_init(&u->emx, NULL);
 	u->bound = INT64_MAX;
+	u->outfd = epoll_create1(EPOLL_CLOEXEC);
 	u->epfd = epoll_create1(EPOLL_CLOEXEC);
 	u->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	u->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	u->brkfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ret = -errno;
-	if (u->epfd < 0 || u->kickfd < 0 || u->evfd < 0 || u->brkfd < 0)
+	if (u->outfd < 0 || u->epfd < 0 || u->kickfd < 0 || u->evfd < 0 ||
+	    u->brkfd < 0)
 		goto fail;
-	if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, u->kickfd, &ev) < 0) {
+	if (epoll_ctl(u->outfd, EPOLL_CTL_ADD, u->kickfd, &ev) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ev.data.u64 = 0;
+	if (epoll_ctl(u->outfd, EPOLL_CTL_ADD, u->epfd, &ev) < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -1295,6 +1271,8 @@ int np__ub_init(struct np_poller *p)
 	p->fd = u->evfd;
 	return 0;
 fail:
+	if (u->outfd >= 0)
+		close(u->outfd);
 	if (u->epfd >= 0)
 		close(u->epfd);
 	if (u->kickfd >= 0)
@@ -1307,6 +1285,7 @@ fail:
 	pthread_mutex_destroy(&u->tlock);
 	pthread_mutex_destroy(&u->evlock);
 	pthread_mutex_destroy(&u->bplock);
+	pthread_mutex_destroy(&u->emx);
 	free(u);
 	return ret ? ret : -ENOMEM;
 }
