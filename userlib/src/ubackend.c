@@ -16,13 +16,17 @@
  *   decides Go's error-event rule (exactly EPOLLERR), so a connected UDP
  *   socket's ICMP error is an error event although the socket is
  *   writable.
- * - One poller thread per poller runs epoll_pwait2() and nothing else:
- *   it turns events into readiness of the modes, and fires expired
- *   deadlines.  Its wait is bounded by the earliest deadline of a binary
- *   heap; a change that makes an earlier expiry kicks it through an
- *   eventfd in the set.  A wake-up therefore costs the poller thread's
- *   return from epoll_pwait2() plus a FUTEX_WAKE of the parked thread:
- *   two context switches where the module needs one.
+ * - One poller thread per poller sleeps in epoll_pwait2() on an outer
+ *   set holding the descriptors' set and a kick eventfd, bounded by the
+ *   earliest deadline of a binary heap (a change that makes an earlier
+ *   expiry kicks it); it then takes the inner set's events, turning
+ *   them into readiness of the modes, and fires expired deadlines.
+ *   Every call that decides from a mode takes the inner set's events
+ *   first (ub_catch_up), so no decision overtakes readiness that came
+ *   before the call, as none does in the module.  A wake-up costs the
+ *   poller thread's return from epoll_pwait2(), its epoll_wait() and a
+ *   FUTEX_WAKE of the parked thread: two context switches where the
+ *   module needs one.
  * - A parked thread sleeps on a futex word of its own stack, which the
  *   waker sets to 1 (readiness, consumed for it) or 2 (anything else:
  *   it checks the errors again, as Go's netpollblock loop does).
