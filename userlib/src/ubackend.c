@@ -1013,13 +1013,12 @@ static int ub_harvest(struct ub_poller *u, struct np_event *ev, int max)
 	/* Readiness before the call decides a re-checked timeout. */
 	ub_catch_up(u);
 	pthread_mutex_lock(&u->evlock);
-	room = ub_room(ev, max, (int)atomic_load(&u->events));
+	/* At most a batch: the array is written no further than that. */
+	room = ub_room(ev, max < 64 ? max : 64, (int)atomic_load(&u->events));
 	if (room < 0) {
 		pthread_mutex_unlock(&u->evlock);
 		return room;
 	}
-	if (room > 64)
-		room = 64;
 	while (n < room && (u->evhead[0] || u->evhead[1])) {
 		int i = u->turn;
 		struct ub_mode *m;
