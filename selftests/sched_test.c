@@ -463,6 +463,31 @@ TEST_F(arm, poll_fault_keeps_events)
 }
 
 /* max limits one call; the rest stay, in arrival order. */
+/*
+ * np_poller_fd is readable while an event waits to be harvested, not
+ * for a pending break, and no longer once the event is taken; a poll
+ * that does not block leaves the break for the next one that would.
+ */
+TEST_F(arm, poller_fd_is_readable_while_events_wait)
+{
+	struct pollfd pf = { .fd = np_poller_fd(self->p), .events = POLLIN };
+	struct np_event ev;
+
+	ASSERT_LE(0, pf.fd);
+	EXPECT_EQ(0, poll(&pf, 1, 0));
+	ASSERT_EQ(NP_PENDING, np_arm(self->pd, NP_READ));
+	EXPECT_EQ(0, poll(&pf, 1, 0));
+	ASSERT_EQ(0, np_break(self->p));
+	EXPECT_EQ(0, poll(&pf, 1, 0));
+	poke(self);
+	ASSERT_EQ(1, poll(&pf, 1, (int)(NPT_PATIENCE / NPT_MS)));
+	EXPECT_TRUE(pf.revents & POLLIN);
+	ASSERT_EQ(1, np_poll(self->p, &ev, 1, 0));
+	EXPECT_EQ(NP_OK, ev.result);
+	EXPECT_EQ(0, poll(&pf, 1, 0));
+	EXPECT_EQ(0, np_poll(self->p, &ev, 1, -1));
+}
+
 TEST(poll_max_and_order)
 {
 	enum { N = 40 };
