@@ -51,8 +51,9 @@ int  np_poller_backend(const np_poller *p);
 void np_poller_close(np_poller *p);
 /*
  * The poller's own file descriptor, for poll(), epoll or io_uring: it is
- * readable while np_poll has events to return.  Owned by @p: do not
- * close it.  -EINVAL for NULL.
+ * readable while np_poll has events to return (user backend: an eventfd
+ * kept in step with the events).  Owned by @p: do not close it.  -EINVAL
+ * for NULL.
  */
 int  np_poller_fd(const np_poller *p);
 
