@@ -671,7 +671,10 @@ static int ub_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
 		d->open = false;
 		d->gen++;
 		pthread_mutex_unlock(&d->lock);
-		close(d->rfd);		/* drops the epoll item too */
+		/* The file stays open through @fd: take its items out. */
+		epoll_ctl(u->epfd, EPOLL_CTL_DEL, d->rfd, NULL);
+		epoll_ctl(u->epfd, EPOLL_CTL_DEL, d->wfd, NULL);
+		close(d->rfd);
 		close(d->wfd);
 		pthread_mutex_lock(&u->slock);
 		hash_del(u, d);
