@@ -142,7 +142,7 @@ SIGN_HASH ?= $(or $(shell sed -n 's/^CONFIG_MODULE_SIG_HASH="\(.*\)"/\1/p' \
 # may lack.
 NPOLL_SBIN := PATH="$$PATH:/usr/sbin:/sbin"
 MODULE_DIR = $(DESTDIR)/lib/modules/$(KRELEASE)
-# libnpoll.so -> libnpoll.so.1 -> libnpoll.so.1.3.0, as userlib/ built them.
+# libnpoll.so -> libnpoll.so.1 -> libnpoll.so.1.4.0, as userlib/ built them.
 LIB_SONAME = $(shell readlink userlib/libnpoll.so)
 LIB_SOREAL = $(shell readlink userlib/$(LIB_SONAME))
 DKMS_KMOD_SRCS = kmod/Kbuild $(wildcard kmod/*.h) \

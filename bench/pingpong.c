@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -173,6 +174,31 @@ static int setup_np(struct pp *pp)
 		pp->own_p = true;
 	}
 	return np_open(pp->p, pp->cfd, 0, &pp->pd);
+}
+
+/*
+ * The same, on a poller of libnpoll's user-space backend: NPOLL_BACKEND
+ * is set to "user" around the np_poller_open, then put back.
+ */
+static int setup_np_user(struct pp *pp)
+{
+	const char *was = getenv("NPOLL_BACKEND");
+	char *saved = was ? strdup(was) : NULL;
+	int ret;
+
+	if (was && !saved)
+		return -ENOMEM;
+	setenv("NPOLL_BACKEND", "user", 1);
+	ret = np_poller_open(&pp->p);
+	if (saved)
+		setenv("NPOLL_BACKEND", saved, 1);
+	else
+		unsetenv("NPOLL_BACKEND");
+	free(saved);
+	if (ret < 0)
+		return ret;
+	pp->own_p = true;
+	return setup_np(pp);
 }
 
 static int setup_np_dl_once(struct pp *pp)
@@ -512,6 +538,11 @@ static const struct pp_variant variants[] = {
 	  setup_np_dl_once, recv_np_read, false },
 	{ "np_read_dl", "npoll np_read, deadline re-armed per read",
 	  setup_np, recv_np_read_dl, false },
+	{ "np_read_user", "npoll np_read, user-space backend", setup_np_user,
+	  recv_np_read, false },
+	{ "np_read_dl_user",
+	  "npoll np_read, deadline re-armed per read, user-space backend",
+	  setup_np_user, recv_np_read_dl, false },
 };
 
 const struct pp_variant *pp_find(const char *id)

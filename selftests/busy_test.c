@@ -52,10 +52,7 @@ static struct npoll_stats busy_stats(np_poller *p)
 TEST(settings_round_trip)
 {
 	struct np_busy_poll bp = { 0 }, want = { .usecs = 50, .budget = 16, .prefer = 1 };
-	char path[64], line[512];
-	bool seen = false;
 	np_poller *p;
-	FILE *f;
 
 	NPT_OPEN_POLLER(p);
 	memset(&bp, 0xff, sizeof(bp));
@@ -71,7 +68,27 @@ TEST(settings_round_trip)
 	EXPECT_EQ(16, bp.budget);
 	EXPECT_EQ(1, bp.prefer);
 
-	/* The fdinfo summary shows them, and no spin yet. */
+	memset(&want, 0, sizeof(want));
+	ASSERT_EQ(0, np_set_busy_poll(p, &want));
+	ASSERT_EQ(0, np_get_busy_poll(p, &bp));
+	EXPECT_EQ(0, bp.usecs);
+	EXPECT_EQ(0, bp.budget);
+	EXPECT_EQ(0, bp.prefer);
+	np_poller_close(p);
+}
+
+/* The module's fdinfo summary shows the settings, and no spin yet. */
+TEST(settings_show_in_fdinfo)
+{
+	struct np_busy_poll want = { .usecs = 50, .budget = 16, .prefer = 1 };
+	char path[64], line[512];
+	bool seen = false;
+	np_poller *p;
+	FILE *f;
+
+	NPT_SKIP_USER("no fdinfo of a user-space poller");
+	NPT_OPEN_POLLER(p);
+	ASSERT_EQ(0, np_set_busy_poll(p, &want));
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", np_poller_fd(p));
 	f = fopen(path, "re");
 	ASSERT_NE(NULL, f);
@@ -93,20 +110,12 @@ TEST(settings_round_trip)
 	}
 	fclose(f);
 	EXPECT_TRUE(seen);
-
-	memset(&want, 0, sizeof(want));
-	ASSERT_EQ(0, np_set_busy_poll(p, &want));
-	ASSERT_EQ(0, np_get_busy_poll(p, &bp));
-	EXPECT_EQ(0, bp.usecs);
-	EXPECT_EQ(0, bp.budget);
-	EXPECT_EQ(0, bp.prefer);
 	np_poller_close(p);
 }
 
 TEST(bad_settings_are_refused)
 {
 	struct np_busy_poll ok = { .usecs = 7, .budget = 8 }, bp, got;
-	struct npoll_busy_poll raw = { .usecs = 1 };
 	np_poller *p;
 
 	NPT_OPEN_POLLER(p);
@@ -127,16 +136,31 @@ TEST(bad_settings_are_refused)
 	EXPECT_EQ(-EINVAL, np_set_busy_poll(p, NULL));
 	EXPECT_EQ(-EINVAL, np_get_busy_poll(p, NULL));
 	EXPECT_EQ(-EINVAL, np_get_busy_poll(NULL, &got));
-	/* A bad user pointer, through the raw ioctl. */
-	EXPECT_EQ(-EFAULT, npt_ioctl(np_poller_fd(p), NPOLL_IOC_SET_BUSY_POLL,
-				     (void *)1));
-	EXPECT_EQ(-EFAULT, npt_ioctl(np_poller_fd(p), NPOLL_IOC_GET_BUSY_POLL,
-				     (void *)1));
 	/* What was refused changed nothing. */
 	ASSERT_EQ(0, np_get_busy_poll(p, &got));
 	EXPECT_EQ(7, got.usecs);
 	EXPECT_EQ(8, got.budget);
 	EXPECT_EQ(0, got.prefer);
+	np_poller_close(p);
+}
+
+/* The raw ioctls: a bad user pointer, and the kernel's structure. */
+TEST(raw_busy_poll_ioctls)
+{
+	struct np_busy_poll ok = { .usecs = 7, .budget = 8 }, got;
+	struct npoll_busy_poll raw = { .usecs = 1 };
+	np_poller *p;
+
+	NPT_SKIP_USER("no ioctls on a user-space poller");
+	NPT_OPEN_POLLER(p);
+	ASSERT_EQ(0, np_set_busy_poll(p, &ok));
+	EXPECT_EQ(-EFAULT, npt_ioctl(np_poller_fd(p), NPOLL_IOC_SET_BUSY_POLL,
+				     (void *)1));
+	EXPECT_EQ(-EFAULT, npt_ioctl(np_poller_fd(p), NPOLL_IOC_GET_BUSY_POLL,
+				     (void *)1));
+	ASSERT_EQ(0, np_get_busy_poll(p, &got));
+	EXPECT_EQ(7, got.usecs);
+	EXPECT_EQ(8, got.budget);
 	EXPECT_EQ(0, npt_ioctl(np_poller_fd(p), NPOLL_IOC_SET_BUSY_POLL, &raw));
 	np_poller_close(p);
 }
@@ -169,6 +193,7 @@ TEST(no_napi_context_no_spin)
 	struct npoll_stats st;
 	np_poller *p;
 
+	NPT_SKIP_USER("busy_polls and busy_ready are the module's counters");
 	NPT_OPEN_POLLER(p);
 	ASSERT_EQ(0, np_set_busy_poll(p, &bp));
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -331,6 +356,7 @@ FIXTURE_SETUP(napi)
 	self->link = false;
 	self->p = NULL;
 	self->pd = NULL;
+	NPT_SKIP_USER("a user-space poller does not spin on NAPI");
 	if (geteuid() != 0)
 		SKIP(return, "a veth pair and a network namespace need root");
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)

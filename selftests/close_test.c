@@ -280,9 +280,14 @@ static void *poll_fn(void *arg)
 	return NULL;
 }
 
-/* True once thread @tid sleeps in ioctl(2) (/proc/.../syscall). */
-static bool in_ioctl(int tid)
+/*
+ * True once thread @tid sleeps in np_poll's system call on @p
+ * (/proc/.../syscall): ioctl(2), or ppoll(2) in the user backend.
+ */
+static bool in_poll_call(np_poller *p, int tid)
 {
+	const char *nr = np_poller_backend(p) == NP_BACKEND_USER ?
+		"271 " : "16 ";			/* __NR_ppoll, __NR_ioctl */
 	char path[64], buf[32] = "";
 	ssize_t n;
 	int fd;
@@ -293,7 +298,7 @@ static bool in_ioctl(int tid)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	return n > 0 && !strncmp(buf, "16 ", 3);	/* __NR_ioctl */
+	return n > 0 && !strncmp(buf, nr, strlen(nr));
 }
 
 /*
@@ -312,7 +317,7 @@ TEST(poller_close_wakes_blocked_poll_with_ebadf)
 	ASSERT_EQ(0, pthread_create(&c.th, NULL, poll_fn, &c));
 	while (!atomic_load(&c.tid))
 		npoll_test_sleep_ns(NPT_MS);
-	while (!in_ioctl(atomic_load(&c.tid)))
+	while (!in_poll_call(c.p, atomic_load(&c.tid)))
 		npoll_test_sleep_ns(NPT_MS);
 	np_poller_close(c.p);
 	for (int i = 0; i < 20000 && !atomic_load(&c.done); i++)

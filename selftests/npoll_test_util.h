@@ -639,6 +639,29 @@ static inline long long npt_poller_id(int fd)
  * Open /dev/netpoll raw into @dev (an int lvalue) in a test; skip the
  * test without the device.  Needs the harness header included first.
  */
+/*
+ * True if np_poller_open gives a user-space poller here (NPOLL_BACKEND,
+ * or auto without the module): for the tests of what only the module
+ * does, which then skip (NPT_SKIP_USER), and for resources the user
+ * backend needs more of.
+ */
+static inline bool npt_user_backend(void)
+{
+	np_poller *p;
+	bool user = false;
+
+	if (np_poller_open(&p) == 0) {
+		user = np_poller_backend(p) == NP_BACKEND_USER;
+		np_poller_close(p);
+	}
+	return user;
+}
+
+#define NPT_SKIP_USER(why) do {						\
+	if (npt_user_backend())						\
+		SKIP(return, "user-space backend: " why);		\
+} while (0)
+
 #define NPT_OPEN_DEV(dev) do {						\
 	(dev) = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);			\
 	if ((dev) < 0 && errno == ENOENT)				\

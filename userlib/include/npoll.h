@@ -35,14 +35,25 @@ enum {
 typedef struct np_poller np_poller;
 typedef struct np_desc np_desc;
 
-/* Open a poller (an open() of /dev/netpoll); -ENOENT without the module. */
+/*
+ * Open a poller.  The environment variable NPOLL_BACKEND chooses its
+ * backend: "kernel" (an open() of /dev/netpoll; -ENOENT without the
+ * module), "user" (epoll, futexes and a poller thread in this process,
+ * same semantics), or "auto", the default: the module if /dev/netpoll
+ * opens, else user space.  Another value: -EINVAL.
+ */
 int  np_poller_open(np_poller **out);
+/* The backend of @p: NP_BACKEND_KERNEL or NP_BACKEND_USER; -EINVAL for NULL. */
+#define NP_BACKEND_KERNEL 1
+#define NP_BACKEND_USER   2
+int  np_poller_backend(const np_poller *p);
 /* Close every descriptor still open, then the poller. */
 void np_poller_close(np_poller *p);
 /*
  * The poller's own file descriptor, for poll(), epoll or io_uring: it is
- * readable while np_poll has events to return.  Owned by @p: do not
- * close it.  -EINVAL for NULL.
+ * readable while np_poll has events to return (user backend: an eventfd
+ * kept in step with the events).  Owned by @p: do not close it.  -EINVAL
+ * for NULL.
  */
 int  np_poller_fd(const np_poller *p);
 

@@ -71,7 +71,7 @@ void np__dl_take(struct np_desc *pd, int mode, struct np_dl_change *c)
 /* One mode's change to the kernel; 0 (not -EBADF) once @pd is closing. */
 static int dl_send(struct np_desc *pd, int mode, int64_t when, uint64_t seq)
 {
-	int ret = np__sys_set_deadline(pd->poller->fd, pd->handle, mode, when,
+	int ret = np__be_set_deadline(pd->poller, pd->handle, mode, when,
 				       seq);
 
 	return np__desc_closed(pd, ret, 0);

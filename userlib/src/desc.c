@@ -111,7 +111,7 @@ int np__mode_call(struct np_desc *pd, int mode, unsigned long cmd,
 	ret = np__dl_apply(pd, mode, &c);
 	if (ret < 0)
 		return ret;
-	ret = np__sys_mode(pd->poller->fd, cmd, pd->handle, mode, flags);
+	ret = np__be_mode(pd->poller, cmd, pd->handle, mode, flags);
 	return np__desc_closed(pd, ret, NP_ERR_CLOSING);
 }
 
@@ -147,7 +147,7 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	ret = -pthread_mutex_init(&pd->dlock, NULL);
 	if (ret)
 		goto out_destroy_wlock;
-	ret = np__sys_open(p->fd, fd, user, &handle);
+	ret = np__be_open(p, fd, user, &handle);
 	if (ret < 0)
 		goto out_destroy_dlock;
 	/* Until NPOLL_IOC_IO says otherwise (see io.c). */
@@ -168,7 +168,8 @@ int np_open(np_poller *p, int fd, uint64_t user, np_desc **out)
 	return 0;
 
 out_close_handle:
-	np__sys_close(p->fd, handle);
+	np__be_close(p, handle);
+	np__be_forget(p, handle);
 out_destroy_dlock:
 	pthread_mutex_destroy(&pd->dlock);
 out_destroy_wlock:
@@ -190,9 +191,10 @@ out_put_poller:
  */
 int np__desc_shutdown(struct np_desc *pd)
 {
-	int ret = np__sys_close(pd->poller->fd, pd->handle);
+	int ret = np__be_close(pd->poller, pd->handle);
 
 	desc_drain(pd);
+	np__be_forget(pd->poller, pd->handle);
 	np__poller_unlink(pd->poller, pd);
 	desc_free(pd);
 	return ret < 0 ? ret : 0;
@@ -221,7 +223,7 @@ int np_unblock(np_desc *pd)
 		return -EINVAL;
 	if (!np__desc_get(pd))
 		return 0;
-	ret = np__sys_unblock(pd->poller->fd, pd->handle);
+	ret = np__be_unblock(pd->poller, pd->handle);
 	ret = np__desc_closed(pd, ret, 0);
 	np__desc_put(pd);
 	return ret;

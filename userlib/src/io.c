@@ -125,7 +125,7 @@ static ssize_t io_fused(struct np_desc *pd, int mode, struct io_buf *b)
 
 	np__dl_take(pd, mode, &c);
 	do {
-		n = np__sys_io(pd->poller->fd, pd->handle, mode,
+		n = np__be_io(pd->poller, pd->handle, mode,
 			       (const char *)b->buf + b->done,
 			       b->len - b->done, &c);
 		c.set = false;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * libnpoll, the descriptor layer: pollers.  A poller is one open() of /dev/netpoll; it keeps
+ * libnpoll, the descriptor layer: pollers.  A poller is one open() of
+ * /dev/netpoll, or a user-space poller (ubackend.c), chosen by
+ * NPOLL_BACKEND at np_poller_open; it keeps
  * the list of its open descriptors so that np_poller_close can close
  * them, and a reference count so that the device fd outlives every
  * descriptor still in use.
@@ -15,6 +17,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -39,7 +42,10 @@ void np__poller_put(struct np_poller *p)
 {
 	if (atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
-	close(p->fd);
+	if (NP_KERNEL(p))
+		close(p->fd);
+	else
+		p->be->release(p);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -75,13 +81,45 @@ void np__poller_unlink(struct np_poller *p, struct np_desc *pd)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * NPOLL_BACKEND: "kernel" (/dev/netpoll or -ENOENT), "user", or "auto"
+ * (the default: the module if /dev/netpoll opens, else user space).
+ */
+enum { BE_KERNEL = 1, BE_USER, BE_AUTO };
+
+static int poller_choice(void)
+{
+	const char *s = getenv("NPOLL_BACKEND");
+
+	if (!s || !*s || !strcmp(s, "auto"))
+		return BE_AUTO;
+	if (!strcmp(s, "kernel"))
+		return BE_KERNEL;
+	if (!strcmp(s, "user"))
+		return BE_USER;
+	return -EINVAL;
+}
+
+/* /dev/netpoll into @p->fd: 0 or -errno. */
+static int poller_open_kernel(struct np_poller *p)
+{
+	p->fd = open(NPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (p->fd < 0)
+		return -errno;
+	p->be = &np__kernel_backend;
+	return 0;
+}
+
 int np_poller_open(np_poller **out)
 {
 	struct np_poller *p;
-	int ret;
+	int ret, choice;
 
 	if (!out)
 		return -EINVAL;
+	choice = poller_choice();
+	if (choice < 0)
+		return choice;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -90,11 +128,19 @@ int np_poller_open(np_poller **out)
 		ret = -ret;
 		goto out_free;
 	}
-	p->fd = open(NPOLL_DEVICE, O_RDWR | O_CLOEXEC);
-	if (p->fd < 0) {
-		ret = -errno;
-		goto out_destroy_lock;
+	ret = -ENOENT;
+	if (choice != BE_USER)
+		ret = poller_open_kernel(p);
+	if (ret && choice != BE_KERNEL) {
+		/* auto falls back only where the module is absent */
+		if (choice == BE_USER || ret == -ENOENT || ret == -ENXIO ||
+		    ret == -ENODEV) {
+			p->be = &np__user_backend;
+			ret = np__ub_init(p);
+		}
 	}
+	if (ret)
+		goto out_destroy_lock;
 	atomic_init(&p->refs, 1);
 	atomic_init(&p->polls, 0);
 	atomic_init(&p->closing, false);
@@ -136,7 +182,7 @@ static void poller_stop_polls(struct np_poller *p)
 	unsigned int v;
 
 	while ((v = atomic_load(&p->polls)) != 0) {
-		np__sys_break(p->fd);
+		np__be_break(p);
 		np__futex_wait(&p->polls, v);
 	}
 }
@@ -144,6 +190,11 @@ static void poller_stop_polls(struct np_poller *p)
 int np_poller_fd(const np_poller *p)
 {
 	return p ? p->fd : -EINVAL;
+}
+
+int np_poller_backend(const np_poller *p)
+{
+	return p ? p->be->kind : -EINVAL;
 }
 
 /* The library's settings are the kernel's. */
@@ -160,7 +211,7 @@ int np_set_busy_poll(np_poller *p, const struct np_busy_poll *bp)
 	k.budget = bp->budget;
 	k.prefer = bp->prefer;
 	k.pad = bp->pad;
-	return np__sys_busy_poll(p->fd, true, &k);
+	return np__be_busy_poll(p, true, &k);
 }
 
 int np_get_busy_poll(np_poller *p, struct np_busy_poll *bp)
@@ -170,7 +221,7 @@ int np_get_busy_poll(np_poller *p, struct np_busy_poll *bp)
 
 	if (!p || !bp)
 		return -EINVAL;
-	ret = np__sys_busy_poll(p->fd, false, &k);
+	ret = np__be_busy_poll(p, false, &k);
 	if (ret < 0)
 		return ret;
 	bp->usecs = k.usecs;
@@ -202,7 +253,7 @@ int np_stats(np_poller *p, struct np_stats *st)
 
 	if (!p || !st)
 		return -EINVAL;
-	ret = np__sys_stats(p->fd, &s);
+	ret = np__be_stats(p, &s);
 	if (ret < 0)
 		return ret;
 	st->descs = s.descs;
@@ -242,7 +293,7 @@ int np_poll(np_poller *p, struct np_event *ev, int max, int64_t timeout_ns)
 	atomic_fetch_add(&p->polls, 1);
 	ret = -EBADF;
 	if (!atomic_load(&p->closing))
-		ret = np__sys_poll(p->fd, ev, max, timeout_ns);
+		ret = np__be_poll(p, ev, max, timeout_ns);
 	if (ret == 0 && atomic_load(&p->closing))
 		ret = -EBADF;
 	atomic_fetch_sub(&p->polls, 1);
@@ -256,7 +307,7 @@ int np_break(np_poller *p)
 {
 	if (!p)
 		return -EINVAL;
-	return np__sys_break(p->fd);
+	return np__be_break(p);
 }
 
 /*

@@ -137,3 +137,90 @@ void np__futex_wake(atomic_uint *word)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
+
+/*
+ * The kernel backend's table, for what asks a poller's backend (its
+ * kind); the descriptor layer calls the wrappers above directly.
+ */
+static int k_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
+{
+	return np__sys_open(p->fd, fd, user, h);
+}
+
+static int k_close(struct np_poller *p, __u64 h)
+{
+	return np__sys_close(p->fd, h);
+}
+
+static int k_unblock(struct np_poller *p, __u64 h)
+{
+	return np__sys_unblock(p->fd, h);
+}
+
+static int k_mode(struct np_poller *p, unsigned long cmd, __u64 h, int mode,
+		  uint32_t flags)
+{
+	return np__sys_mode(p->fd, cmd, h, mode, flags);
+}
+
+static int k_set_deadline(struct np_poller *p, __u64 h, int mode,
+			  int64_t when, uint64_t seq)
+{
+	return np__sys_set_deadline(p->fd, h, mode, when, seq);
+}
+
+static ssize_t k_io(struct np_poller *p, __u64 h, int mode, const void *buf,
+		    size_t len, const struct np_dl_change *dl)
+{
+	return np__sys_io(p->fd, h, mode, buf, len, dl);
+}
+
+static int k_poll(struct np_poller *p, struct np_event *ev, int max,
+		  int64_t timeout_ns)
+{
+	return np__sys_poll(p->fd, ev, max, timeout_ns);
+}
+
+static int k_break(struct np_poller *p)
+{
+	return np__sys_break(p->fd);
+}
+
+static int k_stats(struct np_poller *p, struct npoll_stats *st)
+{
+	return np__sys_stats(p->fd, st);
+}
+
+static int k_busy_poll(struct np_poller *p, bool set,
+		       struct npoll_busy_poll *bp)
+{
+	return np__sys_busy_poll(p->fd, set, bp);
+}
+
+/* The kernel forgets a handle at NPOLL_IOC_CLOSE. */
+static void k_forget(struct np_poller *p, __u64 h)
+{
+	(void)p;
+	(void)h;
+}
+
+static void k_release(struct np_poller *p)
+{
+	close(p->fd);
+}
+
+const struct np_backend np__kernel_backend = {
+	.kind = NP_BACKEND_KERNEL,
+	.open = k_open,
+	.close = k_close,
+	.unblock = k_unblock,
+	.mode = k_mode,
+	.set_deadline = k_set_deadline,
+	.io = k_io,
+	.poll = k_poll,
+	.brk = k_break,
+	.stats = k_stats,
+	.busy_poll = k_busy_poll,
+	.forget = k_forget,
+	.release = k_release,
+};
