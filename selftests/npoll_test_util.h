@@ -636,10 +636,6 @@ static inline long long npt_poller_id(int fd)
 
 
 /*
- * Open /dev/netpoll raw into @dev (an int lvalue) in a test; skip the
- * test without the device.  Needs the harness header included first.
- */
-/*
  * True if np_poller_open gives a user-space poller here (NPOLL_BACKEND,
  * or auto without the module): for the tests of what only the module
  * does, which then skip (NPT_SKIP_USER), and for resources the user
@@ -662,6 +658,10 @@ static inline bool npt_user_backend(void)
 		SKIP(return, "user-space backend: " why);		\
 } while (0)
 
+/*
+ * Open /dev/netpoll raw into @dev (an int lvalue) in a test; skip the
+ * test without the device.  Needs the harness header included first.
+ */
 #define NPT_OPEN_DEV(dev) do {						\
 	(dev) = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);			\
 	if ((dev) < 0 && errno == ENOENT)				\
