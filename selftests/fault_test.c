@@ -417,6 +417,31 @@ static void ff_disarm(void)
 }
 
 /*
+ * Register @fd with @fn failing once: the registration must fail with
+ * ENOMEM (the injection used up), leave no descriptor and the poller
+ * usable.  1 if it failed as it must.
+ */
+static int ff_open_fails(struct __test_metadata *_metadata, int dev, int fd,
+			 const char *fn)
+{
+	uint64_t h = 0;
+	int r;
+
+	if (!ff_arm(fn)) {
+		ff_disarm();
+		EXPECT_TRUE(false) TH_LOG("cannot make %s fail", fn);
+		return 0;
+	}
+	r = npt_raw_open(dev, fd, 1, &h);
+	EXPECT_EQ(0, ff_times_left()) TH_LOG("%s", fn);
+	ff_disarm();
+	EXPECT_EQ(-ENOMEM, r) TH_LOG("%s", fn);
+	EXPECT_EQ(0, descs(dev)) TH_LOG("%s", fn);
+	EXPECT_TRUE(poller_usable(dev)) TH_LOG("%s", fn);
+	return r == -ENOMEM;
+}
+
+/*
  * The module's own allocation helpers (ALLOW_ERROR_INJECTION), failed
  * through fail_function by name: a poller that cannot be allocated
  * fails open(2) with ENOMEM; a descriptor, or the second wait-queue
@@ -456,28 +481,14 @@ TEST_F(fault, fail_function_on_the_allocation_helpers)
 
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, fd);
-	ASSERT_TRUE(ff_arm("npoll_desc_alloc"));
-	r = npt_raw_open(self->dev, fd, 1, &h);
-	EXPECT_EQ(0, ff_times_left());
-	ff_disarm();
-	EXPECT_EQ(-ENOMEM, r);
-	n += r == -ENOMEM;
-	EXPECT_EQ(0, descs(self->dev));
-	ASSERT_TRUE(poller_usable(self->dev));
+	n += ff_open_fails(_metadata, self->dev, fd, "npoll_desc_alloc");
 	close(fd);
 
 	unlink(fifo);
 	ASSERT_EQ(0, mkfifo(fifo, 0600));
 	fd = open(fifo, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	ASSERT_LE(0, fd);
-	ASSERT_TRUE(ff_arm("npoll_hook2_alloc"));
-	r = npt_raw_open(self->dev, fd, 2, &h);
-	EXPECT_EQ(0, ff_times_left());
-	ff_disarm();
-	EXPECT_EQ(-ENOMEM, r);
-	n += r == -ENOMEM;
-	EXPECT_EQ(0, descs(self->dev));
-	ASSERT_TRUE(poller_usable(self->dev));
+	n += ff_open_fails(_metadata, self->dev, fd, "npoll_hook2_alloc");
 	/* Without the injection the same FIFO registers. */
 	ASSERT_EQ(0, npt_raw_open(self->dev, fd, 3, &h));
 	EXPECT_EQ(0, npt_raw_handle(self->dev, NPOLL_IOC_CLOSE, h));
