@@ -13,6 +13,7 @@
  */
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
+#include "stress.h"
 
 enum helper { READ, RECVFROM, ACCEPT, WRITE };
 
@@ -185,6 +186,117 @@ TEST_F(sig, signal_with_restart_keeps_helper_waiting)
 	} else {
 		EXPECT_EQ(1, r);
 	}
+}
+
+/*
+ * A signal that comes while the helper is on its way to sleep: a waiter
+ * that decides to sleep, then takes the signal, then sleeps, misses it.
+ * The main thread runs at SCHED_FIFO on the reader's CPU: each round
+ * the reader calls np_read() on an empty socket after a random delay,
+ * and the main thread, waking after a random sleep, preempts it
+ * wherever it is.  Once np_stats counts the reader as parked (it may be
+ * between that count and its sleep) the main thread signals it, with a
+ * handler without SA_RESTART: the signal is delivered when the reader
+ * runs again, in the middle of its park or in its sleep, and the read
+ * must return -EINTR.  A reader still parked after NPT_PATIENCE is given
+ * a byte and returns it: the lost signal, which fails the test.
+ */
+struct sigrace {
+	np_desc *pd;
+	atomic_uint round;	/* the main thread starts round n */
+	atomic_uint done;	/* the reader finished round n */
+	atomic_bool stop;	/* no more rounds */
+	long result;
+	long rounds;
+};
+
+static void *sigrace_reader(void *arg)
+{
+	struct sigrace *r = arg;
+	uint64_t seed = 0xfeed;
+	char buf[4];
+
+	stress_pin(0);
+	for (unsigned int i = 1; i <= (unsigned int)r->rounds; i++) {
+		while (atomic_load(&r->round) != i)
+			if (atomic_load(&r->stop))
+				return NULL;
+		stress_relax((unsigned int)(stress_rnd(&seed) % 4096));
+		r->result = np_read(r->pd, buf, sizeof(buf));
+		atomic_store(&r->done, i);
+	}
+	return NULL;
+}
+
+TEST(signal_that_races_the_park_still_ends_the_wait)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct sigrace r = { .rounds = stress_iters(2000, 200) };
+	struct sched_param sp = { .sched_priority = 1 };
+	long eintr = 0, lost = 0, other = 0;
+	uint64_t seed = 0x5eed;
+	int64_t t0, end;
+	pthread_t th;
+	np_poller *p;
+	int sv[2], e;
+
+	NPT_OPEN_UNIX(p, sv, r.pd);
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	stress_pin(0);
+	e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	if (e)
+		SKIP(goto out, "SCHED_FIFO: %s", strerror(e));
+	/* The reader at the normal policy, the main thread above it. */
+	sp.sched_priority = 0;
+	ASSERT_EQ(0, pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp));
+	ASSERT_EQ(0, pthread_create(&th, NULL, sigrace_reader, &r));
+	sp.sched_priority = 1;
+	ASSERT_EQ(0, pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp));
+	t0 = npoll_test_now();
+	for (unsigned int i = 1; i <= (unsigned int)r.rounds; i++) {
+		atomic_store(&handled, 0);
+		atomic_store(&r.round, i);
+		end = npoll_test_now() + NPT_PATIENCE;
+		do {
+			npoll_test_sleep_ns((int64_t)(stress_rnd(&seed) % 40000));
+		} while (npt_waiters(p) != 1 && npoll_test_now() < end);
+		ASSERT_EQ(1, npt_waiters(p)) TH_LOG("round %u: the reader never parked", i);
+		ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
+		while (atomic_load(&r.done) != i && npoll_test_now() < end)
+			npoll_test_sleep_ns(20000);
+		if (atomic_load(&r.done) != i) {
+			ASSERT_EQ(1, write(sv[1], "y", 1));
+			while (atomic_load(&r.done) != i)
+				npoll_test_sleep_ns(NPT_MS);
+		}
+		if (r.result == -EINTR)
+			eintr++;
+		else if (r.result == 1)
+			lost++;
+		else
+			other++;
+		ASSERT_EQ(1, atomic_load(&handled));
+		if (lost || other) {
+			TH_LOG("round %u: np_read() returned %ld", i, r.result);
+			break;
+		}
+	}
+	atomic_store(&r.stop, true);
+	sp.sched_priority = 0;
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+	pthread_join(th, NULL);
+	stress_report("sig.signal_that_races_the_park", r.rounds, t0);
+	TH_LOG("%ld rounds: %ld -EINTR, %ld lost signals, %ld other", r.rounds,
+	       eintr, lost, other);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(0, other);
+	EXPECT_EQ(r.rounds, eintr);
+out:
+	np_close(r.pd);
+	np_poller_close(p);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_HARNESS_MAIN

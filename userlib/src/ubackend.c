@@ -27,9 +27,15 @@
  *   poller thread's return from epoll_pwait2(), its epoll_wait() and a
  *   FUTEX_WAKE of the parked thread: two context switches where the
  *   module needs one.
- * - A parked thread sleeps on a futex word of its own stack, which the
- *   waker sets to 1 (readiness, consumed for it) or 2 (anything else:
- *   it checks the errors again, as Go's netpollblock loop does).
+ * - A parked thread has a word on its own stack, which the waker sets to
+ *   1 (readiness, consumed for it) or 2 (anything else: it checks the
+ *   errors again, as Go's netpollblock loop does), and sleeps in ppoll()
+ *   on an eventfd of its own, which the waker writes next.  Its signals
+ *   are blocked from the decision to park until ppoll() puts its own
+ *   mask back for the sleep, atomically: a signal that comes in between
+ *   is delivered inside ppoll(), so it ends or restarts the wait as in
+ *   the module (see ub_sleep()).  A thread that cannot have an eventfd
+ *   (no fd left) sleeps on the word with FUTEX_WAIT instead.
  * - Scheduler mode: decided outcomes go to two FIFO lists (read, write)
  *   harvested in turn; an eventfd (np_poller_fd) is readable exactly
  *   while the lists are not empty, and np_poll sleeps in ppoll() on it
@@ -78,6 +84,15 @@
 
 enum { UB_IDLE, UB_PARKED, UB_ARMED, UB_FIRED };
 
+/*
+ * A parked thread, on its stack.  Its waker holds the slot's lock, which
+ * the thread takes again before it leaves: the waiter outlives the wake.
+ */
+struct ub_waiter {
+	atomic_uint word;		/* 0, or how it was woken (1, 2) */
+	int fd;				/* its thread's eventfd, or -1 */
+};
+
 struct ub_desc;
 
 /* One mode of a descriptor. */
@@ -87,7 +102,7 @@ struct ub_mode {
 	int state;			/* UB_* */
 	bool ready;			/* readiness pending (Go's pdReady) */
 	bool canceled;			/* the parked wait ignores errors */
-	atomic_uint *waiter;		/* the parked thread's word, or NULL */
+	struct ub_waiter *waiter;	/* the parked thread, or NULL */
 	int64_t when;			/* deadline, absolute; 0 none */
 	uint64_t seq;			/* last deadline change applied */
 	size_t hidx;			/* position in the heap + 1, 0 none */
@@ -159,6 +174,114 @@ static void ub_futex_wait(atomic_uint *w, unsigned int v, int *err)
 	long r = syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
 
 	*err = r < 0 ? errno : 0;
+}
+
+/*
+ * Each thread that parks has an eventfd to sleep on: made at its first
+ * park, closed when the thread exits (the key's destructor) and, in the
+ * child of a fork(), closed at once, so that no wake-up of the parent's
+ * reaches the child or is drained by it.
+ */
+static pthread_key_t ub_tkey;
+static pthread_once_t ub_tonce = PTHREAD_ONCE_INIT;
+static int ub_tkey_err;
+static __thread int ub_tfd = -1;
+
+static void ub_tfd_destroy(void *v)
+{
+	close((int)(intptr_t)v - 1);
+}
+
+static void ub_tfd_atfork_child(void)
+{
+	if (ub_tfd < 0)
+		return;
+	pthread_setspecific(ub_tkey, NULL);
+	close(ub_tfd);
+	ub_tfd = -1;
+}
+
+static void ub_tkey_init(void)
+{
+	ub_tkey_err = pthread_key_create(&ub_tkey, ub_tfd_destroy);
+	if (!ub_tkey_err)
+		ub_tkey_err = pthread_atfork(NULL, NULL, ub_tfd_atfork_child);
+}
+
+/* The calling thread's eventfd, or -1 when it cannot have one. */
+static int ub_thread_fd(void)
+{
+	int fd;
+
+	if (ub_tfd >= 0)
+		return ub_tfd;
+	pthread_once(&ub_tonce, ub_tkey_init);
+	if (ub_tkey_err)
+		return -1;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (pthread_setspecific(ub_tkey, (void *)(intptr_t)(fd + 1))) {
+		close(fd);
+		return -1;
+	}
+	ub_tfd = fd;
+	return fd;
+}
+
+/*
+ * True if the wait a signal handler interrupted restarts: every signal
+ * that could have interrupted it (not blocked in @mask, caught) has a
+ * handler with SA_RESTART.  ppoll() fails with EINTR whatever the
+ * handler's flags, and tells nothing of which signal came; a process
+ * whose handlers differ gets -EINTR from a wait that the module would
+ * have restarted (Documentation/userspace-backend.rst, "Signals").
+ */
+static bool ub_signal_restarts(const sigset_t *mask)
+{
+	struct sigaction sa;
+	bool any = false;
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sigismember(mask, sig) == 1 || sigaction(sig, NULL, &sa))
+			continue;
+		if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+			continue;
+		if (!(sa.sa_flags & SA_RESTART))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * Sleep until @w's word is set, with the signal mask @mask (the thread's
+ * own: the caller blocked every signal before it decided to park, and
+ * puts @mask back when it leaves).  Returns 0 when woken, EINTR when a
+ * signal's handler ran and the wait does not restart.
+ */
+static int ub_sleep(struct ub_waiter *w, const sigset_t *mask)
+{
+	struct pollfd pf = { .fd = w->fd, .events = POLLIN };
+	uint64_t v;
+	int err = 0;
+
+	while (atomic_load(&w->word) == 0) {
+		int n = ppoll(&pf, 1, NULL, mask);
+
+		if (n > 0) {
+			/* A wake-up, or one a wake-up before left behind. */
+			if (read(w->fd, &v, sizeof(v)) < 0) {
+				/* Drained already. */
+			}
+		} else if (n < 0 && errno == EINTR &&
+			   atomic_load(&w->word) == 0 &&
+			   !ub_signal_restarts(mask)) {
+			err = EINTR;
+			break;
+		}
+	}
+	return err;
 }
 
 static void ub_kick(struct ub_poller *u)
@@ -380,13 +503,19 @@ static int ub_checkerr(struct ub_mode *m)
 	return -1;
 }
 
+/* Wake @m's parked thread.  Under the slot's lock. */
 static void ub_wake(struct ub_mode *m, unsigned int how)
 {
-	atomic_uint *w = m->waiter;
+	struct ub_waiter *w = m->waiter;
+	uint64_t one = 1;
 
 	m->waiter = NULL;
-	atomic_store(w, how);
-	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	atomic_store(&w->word, how);
+	if (w->fd < 0) {
+		syscall(SYS_futex, &w->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	} else if (write(w->fd, &one, sizeof(one)) < 0) {
+		/* The counter is full: the thread is woken anyway. */
+	}
 }
 
 static void ub_evfd_signal(struct ub_poller *u)
@@ -780,21 +909,33 @@ static int ub_unblock(struct np_poller *p, __u64 h)
 static int ub_park(struct ub_poller *u, struct ub_desc *d, struct ub_mode *m,
 		   uint32_t gen)
 {
-	atomic_uint word;
+	struct ub_waiter w = { .fd = ub_thread_fd() };
+	sigset_t all, mask;
 	unsigned int how;
 	int err, r;
 
+	/*
+	 * From here on, before the wait is even counted, a signal waits for
+	 * ub_sleep()'s ppoll().
+	 */
+	if (w.fd >= 0) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &mask);
+	}
 	m->state = UB_PARKED;
 	atomic_fetch_add(&u->waiters, 1);
 	for (;;) {
-		atomic_init(&word, 0);
-		m->waiter = &word;
+		atomic_init(&w.word, 0);
+		m->waiter = &w;
 		pthread_mutex_unlock(&d->lock);
 		err = 0;
-		while ((how = atomic_load(&word)) == 0 && err != EINTR)
-			ub_futex_wait(&word, 0, &err);
+		if (w.fd >= 0)
+			err = ub_sleep(&w, &mask);
+		else
+			while (atomic_load(&w.word) == 0 && err != EINTR)
+				ub_futex_wait(&w.word, 0, &err);
 		pthread_mutex_lock(&d->lock);
-		how = atomic_load(&word);
+		how = atomic_load(&w.word);
 		if (d->gen != gen) {
 			/* Closed: np_close took the mode back. */
 			r = NP_ERR_CLOSING;
@@ -820,13 +961,16 @@ static int ub_park(struct ub_poller *u, struct ub_desc *d, struct ub_mode *m,
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
-	return r;
+	goto out;
 
 out_leave:
 	m->state = UB_IDLE;
 	m->canceled = false;
 	atomic_fetch_sub(&u->waiters, 1);
 	pthread_mutex_unlock(&d->lock);
+out:
+	if (w.fd >= 0)
+		pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	return r;
 }
 
@@ -1100,7 +1244,8 @@ static int ub_poll(struct np_poller *p, struct np_event *ev, int max,
 		{ .fd = u->brkfd, .events = POLLIN },
 	};
 	struct timespec ts;
-	bool brk;
+	sigset_t all, mask;
+	bool brk, masked = false;
 	int n;
 
 	if (timeout_ns > 0)
@@ -1110,19 +1255,37 @@ static int ub_poll(struct np_poller *p, struct np_event *ev, int max,
 		brk = timeout_ns != 0 && ub_take_break(u);
 		n = ub_harvest(u, ev, max);
 		if (n != 0 || brk || timeout_ns == 0)
-			return n;
+			break;
+		if (!masked) {
+			/*
+			 * It will sleep: signals wait for ppoll() from here
+			 * on (see ub_sleep()), and the lists are looked at
+			 * once more.
+			 */
+			sigfillset(&all);
+			pthread_sigmask(SIG_BLOCK, &all, &mask);
+			masked = true;
+			continue;
+		}
 		left = -1;
 		if (timeout_ns > 0) {
 			left = end - ub_now();
-			if (left <= 0)
-				return 0;
+			if (left <= 0) {
+				n = 0;
+				break;
+			}
 			ts.tv_sec = left / 1000000000;
 			ts.tv_nsec = left % 1000000000;
 		}
-		if (ppoll(pf, 2, left < 0 ? NULL : &ts, NULL) < 0 &&
-		    errno == EINTR)
-			return -EINTR;
+		if (ppoll(pf, 2, left < 0 ? NULL : &ts, &mask) < 0 &&
+		    errno == EINTR) {
+			n = -EINTR;
+			break;
+		}
 	}
+	if (masked)
+		pthread_sigmask(SIG_SETMASK, &mask, NULL);
+	return n;
 }
 
 static int ub_break(struct np_poller *p)
