@@ -470,7 +470,7 @@ static bool npoll_busy_poll(struct npoll_desc *d, unsigned long *sem,
 	prefer = READ_ONCE(p->busy_prefer) ||
 		 READ_ONCE(sk->sk_prefer_busy_poll);
 	/* Counted first: a test (or a tool) can see a spin in progress. */
-	atomic_long_inc(&p->busy_polls);
+	npoll_count_inc(p, busy_polls);
 	napi_busy_loop(napi_id, npoll_busy_loop_end, &b, prefer, budget);
 	return true;
 }
@@ -491,7 +491,6 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 {
 	unsigned long *sem = npoll_sem_of(d, mode);
 	unsigned long self = (unsigned long)current;
-	atomic_t *nwaiters = &d->poller->nwaiters;
 	int ret;
 
 	ret = npoll_sem_prepare(sem, self);
@@ -517,7 +516,7 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 		    npoll_busy_poll(d, sem, npoll_sem_wait_of(self)) &&
 		    READ_ONCE(*sem) != npoll_sem_wait_of(self))
 			goto finish;
-		atomic_inc(nwaiters);
+		npoll_count_inc(d->poller, waiters);
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (npoll_sem_commit(sem, self, self)) {
 			while (READ_ONCE(*sem) == self &&
@@ -527,14 +526,14 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 			}
 		}
 		__set_current_state(TASK_RUNNING);
-		atomic_dec(nwaiters);
+		npoll_count_dec(d->poller, waiters);
 	}
 	/* Take the word back; a waker that raced with us left READY or NIL. */
 	return npoll_sem_finish(sem, self) ? 1 : 0;
 finish:
 	if (!npoll_sem_finish(sem, self))
 		return 0;
-	atomic_long_inc(&d->poller->busy_ready);
+	npoll_count_inc(d->poller, busy_ready);
 	return 1;
 }
 
@@ -601,7 +600,6 @@ static int __npoll_desc_arm(struct npoll_desc *d, u32 mode)
 {
 	unsigned long *sem = npoll_sem_of(d, mode);
 	unsigned long self = (unsigned long)current;
-	atomic_t *narmed = &d->poller->narmed;
 	int ret;
 
 	for (;;) {
@@ -614,10 +612,10 @@ static int __npoll_desc_arm(struct npoll_desc *d, u32 mode)
 		npoll_deadline_prepare_wait(d);
 		if (!npoll_info_err(atomic_read(&d->info), mode)) {
 			/* Counted first: the waker that takes ARMED uncounts it. */
-			atomic_inc(narmed);
+			npoll_count_inc(d->poller, armed);
 			if (npoll_sem_commit(sem, self, NPOLL_SEM_ARMED))
 				return NPOLL_PENDING;
-			atomic_dec(narmed);
+			npoll_count_dec(d->poller, armed);
 		}
 		/* Readiness or unblock replaced WAIT, or an error applies. */
 		if (npoll_sem_finish(sem, self))

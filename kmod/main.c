@@ -237,15 +237,15 @@ static long npoll_ioctl_poll(struct npoll_poller *p,
 static long npoll_ioctl_stats(struct npoll_poller *p,
 			      struct npoll_stats __user *uarg)
 {
-	struct npoll_stats st = {
-		.descs = atomic_read(&p->ndescs),
-		.waiters = atomic_read(&p->nwaiters),
-		.armed = atomic_read(&p->narmed),
-		.events = atomic_read(&p->nevents),
-		.busy_polls = atomic_long_read(&p->busy_polls),
-		.busy_ready = atomic_long_read(&p->busy_ready),
-	};
+	struct npoll_stats st = { .descs = atomic_read(&p->ndescs) };
+	struct npoll_counts c;
 
+	npoll_counts_sum(p, &c);
+	st.waiters = c.waiters;
+	st.armed = c.armed;
+	st.events = c.events;
+	st.busy_polls = c.busy_polls;
+	st.busy_ready = c.busy_ready;
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 

@@ -110,6 +110,31 @@ struct npoll_desc {
 };
 
 /**
+ * struct npoll_counts - one CPU's share of a poller's counters
+ * @waiters:    threads parked in waits
+ * @armed:      armed modes whose outcome is not decided
+ * @events:     decided outcomes not yet delivered
+ * @busy_polls: read waits that busy-polled (NPOLL_IOC_STATS)
+ * @busy_ready: those of them that found readiness while spinning
+ *
+ * Each count goes up on one CPU and may come down on another: only the
+ * sum over the CPUs (npoll_counts_sum()) means anything.  Per CPU, so
+ * that the threads of a gateway that share one poller do not bounce a
+ * poller-wide cache line between them at every park and every arm.
+ */
+struct npoll_counts {
+	int waiters;
+	int armed;
+	int events;
+	unsigned long busy_polls;
+	unsigned long busy_ready;
+};
+
+#define npoll_count_add(p, field, n)	this_cpu_add((p)->counts->field, n)
+#define npoll_count_inc(p, field)	npoll_count_add(p, field, 1)
+#define npoll_count_dec(p, field)	npoll_count_add(p, field, -1)
+
+/**
  * struct npoll_poller - one open() of /dev/netpoll
  * @id:         unique among every poller since the module was loaded
  *              (fdinfo's ``poller:``), never 0
@@ -124,7 +149,7 @@ struct npoll_desc {
  *              erased its entry here, so only it stores at its index.
  * @next_gen:   generation of the last handle issued
  * @ndescs:     descriptors in the table
- * @nwaiters:   threads parked in waits
+ * @counts:     per-CPU counters of waits, arms, events and busy polls
  * @ev_lock:    held by a harvester while it takes events off the lists
  *              and while it puts back the ones it could not copy (never
  *              across the copy); protects @ev_out.  Taken after @lock,
@@ -139,14 +164,10 @@ struct npoll_desc {
  * @poll_work:  wakes @poll_wait outside the waker's context (kmod/sched.c,
  *              "Nesting")
  * @brk:        a break is pending (NPOLL_IOC_BREAK)
- * @narmed:     armed modes whose outcome is not decided
- * @nevents:    decided outcomes not yet delivered
  * @nunix:      descriptors of AF_UNIX sockets (npoll_poller_flush())
  * @busy_usecs: NPOLL_IOC_SET_BUSY_POLL's spin time (0: the socket's)
  * @busy_budget: ... its NAPI budget (0: the socket's, or 8)
  * @busy_prefer: ... its prefer-busy-poll
- * @busy_polls: read waits that busy-polled (NPOLL_IOC_STATS)
- * @busy_ready: those of them that found readiness while spinning
  */
 struct npoll_poller {
 	u64 id;
@@ -156,7 +177,7 @@ struct npoll_poller {
 	struct xarray hooks2;
 	u32 next_gen;
 	atomic_t ndescs;
-	atomic_t nwaiters;
+	struct npoll_counts __percpu *counts;
 	/* Taking events off the lists, putting back what a copy missed. */
 	struct mutex ev_lock;
 	struct llist_head ev_in[2];
@@ -165,14 +186,10 @@ struct npoll_poller {
 	wait_queue_head_t poll_wait;
 	struct irq_work poll_work;
 	atomic_t brk;
-	atomic_t narmed;
-	atomic_t nevents;
 	atomic_t nunix;
 	u32 busy_usecs;
 	u16 busy_budget;
 	u8 busy_prefer;
-	atomic_long_t busy_polls;
-	atomic_long_t busy_ready;
 };
 
 extern unsigned int npoll_max_descs;
@@ -185,6 +202,7 @@ struct npoll_poller *npoll_poller_alloc(void);
 void npoll_poller_free(struct npoll_poller *p);
 void npoll_poller_flush(struct npoll_poller *p, struct file *file);
 void npoll_poller_show_fdinfo(struct seq_file *m, struct npoll_poller *p);
+void npoll_counts_sum(struct npoll_poller *p, struct npoll_counts *sum);
 int npoll_poller_open_desc(struct npoll_poller *p, int fd, u64 user,
 			   u64 *handle);
 int npoll_poller_close_desc(struct npoll_poller *p, u64 handle);

@@ -63,6 +63,11 @@ struct npoll_poller *npoll_poller_alloc(void)
 	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	if (!p)
 		return NULL;
+	p->counts = alloc_percpu_gfp(struct npoll_counts, GFP_KERNEL_ACCOUNT);
+	if (!p->counts) {
+		kfree(p);
+		return NULL;
+	}
 	p->id = atomic64_inc_return(&npoll_last_poller_id);
 	mutex_init(&p->lock);
 	xa_init_flags(&p->descs, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
@@ -130,6 +135,7 @@ void npoll_poller_free(struct npoll_poller *p)
 	xa_destroy(&p->descs);
 	xa_destroy(&p->hooks2);
 	mutex_destroy(&p->lock);
+	free_percpu(p->counts);
 	kfree(p);
 }
 
@@ -457,6 +463,36 @@ static void npoll_fdinfo_mode(struct seq_file *m, const char *name,
 }
 
 /**
+ * npoll_counts_sum() - a poller's counters, summed over the CPUs
+ * @p: poller
+ * @sum: filled in
+ *
+ * Exact while nothing changes them; a sum taken while a count moves
+ * from one CPU to another may be one off for that moment, and a count
+ * never reads below zero.
+ *
+ * Context: any.
+ */
+void npoll_counts_sum(struct npoll_poller *p, struct npoll_counts *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		struct npoll_counts *c = per_cpu_ptr(p->counts, cpu);
+
+		sum->waiters += READ_ONCE(c->waiters);
+		sum->armed += READ_ONCE(c->armed);
+		sum->events += READ_ONCE(c->events);
+		sum->busy_polls += READ_ONCE(c->busy_polls);
+		sum->busy_ready += READ_ONCE(c->busy_ready);
+	}
+	sum->waiters = max(sum->waiters, 0);
+	sum->armed = max(sum->armed, 0);
+	sum->events = max(sum->events, 0);
+}
+
+/**
  * npoll_poller_show_fdinfo() - /proc/PID/fdinfo/N of a poller
  * @m: the fdinfo file, after its generic lines
  * @p: poller
@@ -475,6 +511,7 @@ static void npoll_fdinfo_mode(struct seq_file *m, const char *name,
 void npoll_poller_show_fdinfo(struct seq_file *m, struct npoll_poller *p)
 {
 	struct npoll_desc *d;
+	struct npoll_counts c;
 	unsigned long index;
 	s64 now = ktime_get_ns();
 
@@ -497,12 +534,11 @@ void npoll_poller_show_fdinfo(struct seq_file *m, struct npoll_poller *p)
 		cond_resched();
 	}
 	mutex_unlock(&p->lock);
+	npoll_counts_sum(p, &c);
 	seq_printf(m, "descs: %d waiters: %d armed: %d events: %d",
-		   atomic_read(&p->ndescs), atomic_read(&p->nwaiters),
-		   atomic_read(&p->narmed), atomic_read(&p->nevents));
-	seq_printf(m, " busy_polls: %ld busy_ready: %ld",
-		   atomic_long_read(&p->busy_polls),
-		   atomic_long_read(&p->busy_ready));
+		   atomic_read(&p->ndescs), c.waiters, c.armed, c.events);
+	seq_printf(m, " busy_polls: %lu busy_ready: %lu",
+		   c.busy_polls, c.busy_ready);
 	seq_printf(m, " busy_usecs: %u busy_budget: %u busy_prefer: %u\n",
 		   READ_ONCE(p->busy_usecs), READ_ONCE(p->busy_budget),
 		   READ_ONCE(p->busy_prefer));

@@ -228,10 +228,24 @@ static void *sigrace_reader(void *arg)
 	return NULL;
 }
 
-TEST(signal_that_races_the_park_still_ends_the_wait)
+FIXTURE(race) {
+	int unused;
+};
+
+FIXTURE_SETUP(race)
+{
+}
+
+FIXTURE_TEARDOWN(race)
+{
+}
+
+/* Sized by rounds: a round costs a few cross-thread wake-ups under TCG. */
+TEST_F_TIMEOUT(race, signal_that_races_the_park_still_ends_the_wait, 600)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	struct sigrace r = { .rounds = stress_iters(2000, 200) };
+	int64_t shown;
 	struct sched_param sp = { .sched_priority = 1 };
 	long eintr = 0, lost = 0, other = 0;
 	uint64_t seed = 0x5eed;
@@ -253,8 +267,12 @@ TEST(signal_that_races_the_park_still_ends_the_wait)
 	ASSERT_EQ(0, pthread_create(&th, NULL, sigrace_reader, &r));
 	sp.sched_priority = 1;
 	ASSERT_EQ(0, pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp));
-	t0 = npoll_test_now();
+	t0 = shown = npoll_test_now();
 	for (unsigned int i = 1; i <= (unsigned int)r.rounds; i++) {
+		if (npoll_test_now() - shown > 10 * NPT_SEC) {
+			TH_LOG("round %u of %ld", i, r.rounds);
+			shown = npoll_test_now();
+		}
 		atomic_store(&handled, 0);
 		atomic_store(&r.round, i);
 		end = npoll_test_now() + NPT_PATIENCE;
