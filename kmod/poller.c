@@ -467,8 +467,8 @@ static void npoll_fdinfo_mode(struct seq_file *m, const char *name,
  * @p: poller
  * @sum: filled in
  *
- * Exact while nothing changes them; a sum taken while a count moves
- * from one CPU to another may be one off for that moment, and a count
+ * Exact while nothing changes them; a sum taken while counts move from
+ * one CPU to another may be off by the changes in flight, and a count
  * never reads below zero.
  *
  * Context: any.
