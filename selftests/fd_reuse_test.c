@@ -18,6 +18,7 @@
  * and checks that it is still there once the helper has returned.
  */
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "kselftest_harness.h"
@@ -354,6 +355,57 @@ TEST(poller_close_in_progress_refuses_np_open_and_np_poll)
 	close(fds[1]);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/*
+ * Registering a program's fds does not run it out of fds: with the soft
+ * RLIMIT_NOFILE lowered to 128, 48 socket pairs (96 fds) all register.
+ * The module takes no fd for a descriptor; the user-space backend takes
+ * two, and raises the soft limit to the hard one when they run out.
+ */
+TEST(registering_most_fds_under_a_low_limit_succeeds)
+{
+	struct rlimit rl, low;
+	enum { PAIRS = 48 };
+	np_desc *pd[PAIRS] = { 0 };
+	int sv[PAIRS][2];
+	np_poller *p;
+
+	NPT_OPEN_POLLER(p);
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	if (rl.rlim_max < 1024)
+		SKIP(goto out, "hard RLIMIT_NOFILE %lu", (unsigned long)rl.rlim_max);
+	low = rl;
+	low.rlim_cur = 128;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &low));
+	for (int i = 0; i < PAIRS; i++) {
+		ASSERT_EQ(0, npt_unix_pair(sv[i])) TH_LOG("pair %d", i);
+	}
+	for (int i = 0; i < PAIRS; i++) {
+		ASSERT_EQ(0, np_open(p, sv[i][0], (uint64_t)i, &pd[i]))
+			TH_LOG("np_open %d", i);
+	}
+	/* Each one works: data on the last pair is read through it. */
+	ASSERT_EQ(1, write(sv[PAIRS - 1][1], "z", 1));
+	{
+		char b;
+
+		ASSERT_EQ(1, np_read(pd[PAIRS - 1], &b, 1));
+		EXPECT_EQ('z', b);
+	}
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &low));
+	if (np_poller_backend(p) == NP_BACKEND_USER) {
+		EXPECT_EQ(rl.rlim_max, low.rlim_cur);
+	} else {
+		EXPECT_EQ(128, (long)low.rlim_cur);
+	}
+	for (int i = 0; i < PAIRS; i++) {
+		EXPECT_EQ(0, np_close(pd[i]));
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+out:
+	np_poller_close(p);
 }
 
 TEST_HARNESS_MAIN

@@ -66,6 +66,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -206,6 +207,32 @@ static void ub_tkey_init(void)
 	ub_tkey_err = pthread_key_create(&ub_tkey, ub_tfd_destroy);
 	if (!ub_tkey_err)
 		ub_tkey_err = pthread_atfork(NULL, NULL, ub_tfd_atfork_child);
+}
+
+/*
+ * A duplicate of @fd (close-on-exec).  A descriptor costs two of them,
+ * so a program that registers most of its fds would run out at a third
+ * of RLIMIT_NOFILE where the module lets it use them all: at EMFILE the
+ * soft limit is raised to the hard one, as Go's runtime does at start,
+ * and the dup tried again.
+ */
+static int ub_dup(int fd)
+{
+	struct rlimit rl;
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (d >= 0 || errno != EMFILE)
+		return d;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max) {
+		errno = EMFILE;
+		return -1;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		errno = EMFILE;
+		return -1;
+	}
+	return fcntl(fd, F_DUPFD_CLOEXEC, 0);
 }
 
 /* The calling thread's eventfd, or -1 when it cannot have one. */
@@ -747,8 +774,8 @@ static int ub_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
 		pthread_mutex_unlock(&u->slock);
 		return -ENOMEM;
 	}
-	d->rfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	d->wfd = d->rfd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	d->rfd = ub_dup(fd);
+	d->wfd = d->rfd < 0 ? -1 : ub_dup(fd);
 	if (d->wfd < 0) {
 		ret = -errno;
 		if (d->rfd >= 0)
