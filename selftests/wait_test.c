@@ -809,4 +809,59 @@ TEST(stats_waiters_counts_parked_threads)
 	np_poller_close(p);
 }
 
+struct cancel_reader {
+	np_desc *pd;
+	atomic_int returned;
+	long result;
+};
+
+static void *cancel_reader_fn(void *arg)
+{
+	struct cancel_reader *c = arg;
+	char b;
+
+	c->result = np_read(c->pd, &b, 1);
+	atomic_store(&c->returned, 1);
+	pthread_testcancel();
+	return NULL;
+}
+
+/*
+ * A wait is no cancellation point (the module's ioctl is none): a thread
+ * cancelled while parked stays parked, still counted, until its file is
+ * ready, and is cancelled at the next cancellation point after it.
+ */
+TEST(cancelled_parked_reader_finishes_its_wait_first)
+{
+	struct cancel_reader c = { 0 };
+	np_poller *p;
+	void *ret;
+	int sv[2];
+
+	NPT_OPEN_UNIX(p, sv, c.pd);
+	{
+		pthread_t th;
+
+		ASSERT_EQ(0, pthread_create(&th, NULL, cancel_reader_fn, &c));
+		ASSERT_TRUE(npt_wait_waiters(p, 1));
+		ASSERT_EQ(0, pthread_cancel(th));
+		npoll_test_sleep_ns(50 * NPT_MS);
+		EXPECT_EQ(0, atomic_load(&c.returned));
+		EXPECT_EQ(1, npt_waiters(p));
+		ASSERT_EQ(1, write(sv[1], "c", 1));
+		ASSERT_EQ(0, pthread_join(th, &ret));
+		EXPECT_EQ(PTHREAD_CANCELED, ret);
+		EXPECT_EQ(1, atomic_load(&c.returned));
+		EXPECT_EQ(1, c.result);
+	}
+	EXPECT_EQ(0, npt_waiters(p));
+	/* The poller is whole: a new wait on the descriptor works. */
+	EXPECT_EQ(0, np_set_deadline(c.pd, 20 * NPT_MS, NP_READ));
+	EXPECT_EQ(NP_ERR_TIMEOUT, np_wait(c.pd, NP_READ));
+	EXPECT_EQ(0, np_close(c.pd));
+	np_poller_close(p);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 TEST_HARNESS_MAIN

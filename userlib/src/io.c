@@ -151,23 +151,39 @@ static ssize_t io_fused(struct np_desc *pd, int mode, struct io_buf *b)
 static ssize_t io_call(struct np_desc *pd, int mode, io_attempt_fn attempt,
 		       void *arg, struct io_buf *fused)
 {
+	int cancel = -1;
 	ssize_t ret;
+	bool sock;
 
 	ret = io_lock(pd, mode);
 	if (ret < 0)
 		return ret;
 	if (fused && !fused->len && mode == NP_READ)
 		goto out;
-	if (fused && fused->len &&
-	    atomic_load_explicit(&pd->sock, memory_order_relaxed)) {
+	/*
+	 * A helper is no cancellation point, as NPOLL_IOC_IO is none: a
+	 * thread cancelled in the read() or accept() of an attempt would
+	 * keep the direction's mutex and the descriptor's reference, and
+	 * np_close would wait for it for ever.  The module's loop makes no
+	 * call that is one.
+	 */
+	sock = fused && fused->len &&
+	       atomic_load_explicit(&pd->sock, memory_order_relaxed);
+	if (!sock || !NP_KERNEL(pd->poller))
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	if (sock) {
 		ret = io_fused(pd, mode, fused);
 		if (ret != -EOPNOTSUPP || fused->done)
 			goto out;
 		atomic_store(&pd->sock, false);
+		if (cancel < 0)
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	}
 	ret = io_loop(pd, mode, attempt, arg);
 out:
 	io_unlock(pd, mode);
+	if (cancel >= 0)
+		pthread_setcancelstate(cancel, NULL);
 	return ret;
 }
 

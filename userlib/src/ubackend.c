@@ -939,8 +939,14 @@ static int ub_park(struct ub_poller *u, struct ub_desc *d, struct ub_mode *m,
 	struct ub_waiter w = { .fd = ub_thread_fd() };
 	sigset_t all, mask;
 	unsigned int how;
-	int err, r;
+	int err, r, cancel;
 
+	/*
+	 * ppoll() is a cancellation point, and a thread cancelled in it
+	 * would leave its waiter (on its stack) named in the mode: the park
+	 * is not one, as the module's ioctl is not.
+	 */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	/*
 	 * From here on, before the wait is even counted, a signal waits for
 	 * ub_sleep()'s ppoll().
@@ -998,6 +1004,7 @@ out_leave:
 out:
 	if (w.fd >= 0)
 		pthread_sigmask(SIG_SETMASK, &mask, NULL);
+	pthread_setcancelstate(cancel, NULL);
 	return r;
 }
 
