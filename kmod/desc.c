@@ -470,7 +470,7 @@ static bool npoll_busy_poll(struct npoll_desc *d, unsigned long *sem,
 	prefer = READ_ONCE(p->busy_prefer) ||
 		 READ_ONCE(sk->sk_prefer_busy_poll);
 	/* Counted first: a test (or a tool) can see a spin in progress. */
-	npoll_count_inc(p, busy_polls);
+	this_cpu_inc(p->counts->busy_polls);
 	napi_busy_loop(napi_id, npoll_busy_loop_end, &b, prefer, budget);
 	return true;
 }
@@ -516,7 +516,7 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 		    npoll_busy_poll(d, sem, npoll_sem_wait_of(self)) &&
 		    READ_ONCE(*sem) != npoll_sem_wait_of(self))
 			goto finish;
-		npoll_count_inc(d->poller, waiters);
+		this_cpu_inc(d->poller->counts->waiters);
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (npoll_sem_commit(sem, self, self)) {
 			while (READ_ONCE(*sem) == self &&
@@ -526,14 +526,14 @@ static int npoll_block(struct npoll_desc *d, u32 mode, bool canceled)
 			}
 		}
 		__set_current_state(TASK_RUNNING);
-		npoll_count_dec(d->poller, waiters);
+		this_cpu_dec(d->poller->counts->waiters);
 	}
 	/* Take the word back; a waker that raced with us left READY or NIL. */
 	return npoll_sem_finish(sem, self) ? 1 : 0;
 finish:
 	if (!npoll_sem_finish(sem, self))
 		return 0;
-	npoll_count_inc(d->poller, busy_ready);
+	this_cpu_inc(d->poller->counts->busy_ready);
 	return 1;
 }
 
@@ -612,10 +612,10 @@ static int __npoll_desc_arm(struct npoll_desc *d, u32 mode)
 		npoll_deadline_prepare_wait(d);
 		if (!npoll_info_err(atomic_read(&d->info), mode)) {
 			/* Counted first: the waker that takes ARMED uncounts it. */
-			npoll_count_inc(d->poller, armed);
+			this_cpu_inc(d->poller->counts->armed);
 			if (npoll_sem_commit(sem, self, NPOLL_SEM_ARMED))
 				return NPOLL_PENDING;
-			npoll_count_dec(d->poller, armed);
+			this_cpu_dec(d->poller->counts->armed);
 		}
 		/* Readiness or unblock replaced WAIT, or an error applies. */
 		if (npoll_sem_finish(sem, self))

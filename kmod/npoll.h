@@ -130,10 +130,6 @@ struct npoll_counts {
 	unsigned long busy_ready;
 };
 
-#define npoll_count_add(p, field, n)	this_cpu_add((p)->counts->field, n)
-#define npoll_count_inc(p, field)	npoll_count_add(p, field, 1)
-#define npoll_count_dec(p, field)	npoll_count_add(p, field, -1)
-
 /**
  * struct npoll_poller - one open() of /dev/netpoll
  * @id:         unique among every poller since the module was loaded

@@ -537,8 +537,8 @@ void npoll_poller_show_fdinfo(struct seq_file *m, struct npoll_poller *p)
 	npoll_counts_sum(p, &c);
 	seq_printf(m, "descs: %d waiters: %d armed: %d events: %d",
 		   atomic_read(&p->ndescs), c.waiters, c.armed, c.events);
-	seq_printf(m, " busy_polls: %lu busy_ready: %lu",
-		   c.busy_polls, c.busy_ready);
+	seq_printf(m, " busy_polls: %lu busy_ready: %lu", c.busy_polls,
+		   c.busy_ready);
 	seq_printf(m, " busy_usecs: %u busy_budget: %u busy_prefer: %u\n",
 		   READ_ONCE(p->busy_usecs), READ_ONCE(p->busy_budget),
 		   READ_ONCE(p->busy_prefer));

@@ -131,7 +131,7 @@ void npoll_sched_release(struct npoll_poller *p)
 				      p->ev_out[m];
 			for (; node; node = next) {
 				next = node->next;
-				npoll_count_dec(p, events);
+				this_cpu_dec(p->counts->events);
 				npoll_desc_mput(npoll_evlink_desc(node, m + 1));
 			}
 		}
@@ -158,8 +158,8 @@ void npoll_event_queue(struct npoll_desc *d, u32 mode)
 	struct npoll_poller *p = d->poller;
 
 	refcount_inc(&d->mref);
-	npoll_count_dec(p, armed);
-	npoll_count_inc(p, events);
+	this_cpu_dec(p->counts->armed);
+	this_cpu_inc(p->counts->events);
 	if (llist_add(&d->ev[mode - 1], &p->ev_in[mode - 1])) {
 		/*
 		 * llist_add() is a full barrier: it pairs with
@@ -225,12 +225,12 @@ static int npoll_event_recheck(struct npoll_poller *p, struct npoll_desc *d,
 	if (err == NPOLL_ERR_CLOSING || err == NPOLL_ERR_TIMEOUT)
 		return err;
 	/* Counted first: a waker that takes ARMED uncounts it. */
-	npoll_count_inc(p, armed);
+	this_cpu_inc(p->counts->armed);
 	if (!npoll_sem_rearm(sem)) {
-		npoll_count_dec(p, armed);
+		this_cpu_dec(p->counts->armed);
 		return NPOLL_OK;
 	}
-	npoll_count_dec(p, events);
+	this_cpu_dec(p->counts->events);
 	/*
 	 * As npoll_desc_arm() after its commit: the timer is armed for the
 	 * new deadline (the setter saw no waiter while the word was FIRED),
@@ -330,7 +330,7 @@ static void npoll_batch_commit(struct npoll_poller *p, struct npoll_batch *b)
 		d = npoll_evlink_desc(b->node[i], b->mode[i]);
 		trace_npoll_harvest(d, b->mode[i], b->ev[i].result);
 		npoll_sem_harvest(npoll_sem_of(d, b->mode[i]));
-		npoll_count_dec(p, events);
+		this_cpu_dec(p->counts->events);
 		/* The link may be queued again from here on. */
 		npoll_desc_mput(d);
 	}
