@@ -864,4 +864,48 @@ TEST(cancelled_parked_reader_finishes_its_wait_first)
 	close(sv[1]);
 }
 
+/*
+ * A user-space poller does not cross a fork(): its thread stays in the
+ * parent.  In the child every call on the parent's poller fails at once
+ * (none hangs waiting for readiness nobody delivers), np_poller_close
+ * frees the child's copy, and the parent's poller is unharmed.  (The
+ * module's poller is one open file, shared by the child: process_test.)
+ */
+TEST(user_poller_in_a_forked_child_fails_at_once)
+{
+	np_poller *p;
+	np_desc *pd;
+	int sv[2], st;
+	pid_t pid;
+
+	NPT_OPEN_UNIX(p, sv, pd);
+	if (np_poller_backend(p) != NP_BACKEND_USER) {
+		np_close(pd);
+		np_poller_close(p);
+		SKIP(return, "the module's poller is shared with a child");
+	}
+	ASSERT_EQ(1, write(sv[1], "f", 1));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char b;
+		int bad = 0;
+
+		alarm(20);
+		bad |= np_wait(pd, NP_READ) == NP_OK;
+		bad |= (np_read(pd, &b, 1) >= 0) << 1;
+		np_poller_close(p);
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st)) TH_LOG("status %#x", st);
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	/* The parent's poller still works. */
+	EXPECT_EQ(NP_OK, np_wait(pd, NP_READ));
+	EXPECT_EQ(0, np_close(pd));
+	np_poller_close(p);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 TEST_HARNESS_MAIN

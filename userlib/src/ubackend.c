@@ -160,7 +160,34 @@ struct ub_poller {
 	atomic_ulong descs, waiters, armed, events;
 	pthread_mutex_t bplock;
 	struct npoll_busy_poll bp;
+	unsigned int forks;		/* ub_forks when it was made */
 };
+
+/*
+ * The fork()s in this process's line so far, counted in each child: a
+ * poller made before the last one is an ancestor's.  Its thread did not
+ * come along, and its locks may have been held by threads that did not
+ * either, so in a child every call on it fails with -EBADF at once,
+ * before any lock, where it would hang.
+ */
+static atomic_uint ub_forks;
+static pthread_once_t ub_fork_once = PTHREAD_ONCE_INIT;
+
+static void ub_fork_child(void)
+{
+	atomic_fetch_add_explicit(&ub_forks, 1, memory_order_relaxed);
+}
+
+static void ub_fork_init(void)
+{
+	pthread_atfork(NULL, NULL, ub_fork_child);
+}
+
+static bool ub_forked(const struct ub_poller *u)
+{
+	return u->forks !=
+	       atomic_load_explicit(&ub_forks, memory_order_relaxed);
+}
 
 static int64_t ub_now(void)
 {
@@ -751,6 +778,8 @@ static int ub_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
 	struct stat st;
 	int fl, ret;
 
+	if (ub_forked(u))
+		return -EBADF;
 	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0)
 		return -errno;
 	if (np_is_poll_descriptor(fd))
@@ -850,8 +879,11 @@ static int ub_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
 static int ub_close(struct np_poller *p, __u64 h)
 {
 	struct ub_poller *u = ub_of(p);
-	struct ub_desc *d = ub_lock(u, h);
+	struct ub_desc *d;
 
+	if (ub_forked(u))
+		return -EBADF;
+	d = ub_lock(u, h);
 	if (!d)
 		return -EBADF;
 	d->closing = true;
@@ -903,6 +935,8 @@ static void ub_forget(struct np_poller *p, __u64 h)
 		return;
 	close(d->rfd);
 	close(d->wfd);
+	if (ub_forked(u))
+		return;
 	pthread_mutex_lock(&d->lock);
 	d->forgotten = true;
 	release = d->queued == 0;
@@ -916,6 +950,8 @@ static int ub_unblock(struct np_poller *p, __u64 h)
 	struct ub_poller *u = ub_of(p);
 	struct ub_desc *d;
 
+	if (ub_forked(u))
+		return -EBADF;
 	ub_catch_up(u);
 	d = ub_lock(u, h);
 	if (!d)
@@ -1017,6 +1053,8 @@ static int ub_mode_call(struct np_poller *p, unsigned long cmd, __u64 h,
 	bool canceled = flags & NPOLL_WAIT_CANCELED;
 	int r;
 
+	if (ub_forked(u))
+		return -EBADF;
 	if (mode != NP_READ && mode != NP_WRITE)
 		return -EINVAL;
 	if (cmd == NPOLL_IOC_WAIT ? (flags & ~NPOLL_WAIT_CANCELED) : flags)
@@ -1090,6 +1128,8 @@ static int ub_set_deadline(struct np_poller *p, __u64 h, int mode,
 	struct ub_desc *d;
 	int ret = 0;
 
+	if (ub_forked(u))
+		return -EBADF;
 	if (mode <= 0 || (mode & ~NP_RW))
 		return -EINVAL;
 	/* An expiry must not overtake readiness that came before it. */
@@ -1117,6 +1157,8 @@ static ssize_t ub_io(struct np_poller *p, __u64 h, int mode, const void *buf,
 	ssize_t n;
 	int r, fd;
 
+	if (ub_forked(u))
+		return -EBADF;
 	d = ub_lock(u, h);
 	if (!d)
 		return -EBADF;
@@ -1282,6 +1324,8 @@ static int ub_poll(struct np_poller *p, struct np_event *ev, int max,
 	bool brk, masked = false;
 	int n;
 
+	if (ub_forked(u))
+		return -EBADF;
 	if (timeout_ns > 0)
 		end = ub_now() + (timeout_ns > INT64_MAX / 2 ? INT64_MAX / 2 :
 							     timeout_ns);
@@ -1324,9 +1368,12 @@ static int ub_poll(struct np_poller *p, struct np_event *ev, int max,
 
 static int ub_break(struct np_poller *p)
 {
+	struct ub_poller *u = ub_of(p);
 	uint64_t one = 1;
 
-	if (write(ub_of(p)->brkfd, &one, sizeof(one)) < 0) {
+	if (ub_forked(u))
+		return -EBADF;
+	if (write(u->brkfd, &one, sizeof(one)) < 0) {
 		/* A break is already pending. */
 	}
 	return 0;
@@ -1336,6 +1383,8 @@ static int ub_stats(struct np_poller *p, struct npoll_stats *st)
 {
 	struct ub_poller *u = ub_of(p);
 
+	if (ub_forked(u))
+		return -EBADF;
 	/*
 	 * Count the readiness that happened before the call, as the
 	 * module's counters do.
@@ -1367,6 +1416,8 @@ static int ub_busy_poll(struct np_poller *p, bool set,
 {
 	struct ub_poller *u = ub_of(p);
 
+	if (ub_forked(u))
+		return -EBADF;
 	if (set) {
 		if (bp->pad || bp->prefer > 1 || bp->usecs > INT_MAX)
 			return -EINVAL;
@@ -1385,10 +1436,14 @@ static int ub_busy_poll(struct np_poller *p, bool set,
 static void ub_release(struct np_poller *p)
 {
 	struct ub_poller *u = ub_of(p);
+	bool forked = ub_forked(u);
 
-	atomic_store(&u->stop, true);
-	ub_kick(u);
-	pthread_join(u->thread, NULL);
+	/* A child has no thread to stop, and leaves its locks alone. */
+	if (!forked) {
+		atomic_store(&u->stop, true);
+		ub_kick(u);
+		pthread_join(u->thread, NULL);
+	}
 	close(u->outfd);
 	close(u->epfd);
 	close(u->kickfd);
@@ -1399,16 +1454,18 @@ static void ub_release(struct np_poller *p)
 
 		if (!s)
 			continue;
-		for (uint32_t i = 0; i < UB_CHUNK; i++)
+		for (uint32_t i = 0; i < UB_CHUNK && !forked; i++)
 			pthread_mutex_destroy(&s[i].lock);
 		free(s);
 	}
 	free(u->heap);
-	pthread_mutex_destroy(&u->slock);
-	pthread_mutex_destroy(&u->tlock);
-	pthread_mutex_destroy(&u->evlock);
-	pthread_mutex_destroy(&u->bplock);
-	pthread_mutex_destroy(&u->emx);
+	if (!forked) {
+		pthread_mutex_destroy(&u->slock);
+		pthread_mutex_destroy(&u->tlock);
+		pthread_mutex_destroy(&u->evlock);
+		pthread_mutex_destroy(&u->bplock);
+		pthread_mutex_destroy(&u->emx);
+	}
 	free(u);
 	p->ub = NULL;
 }
@@ -1439,6 +1496,8 @@ int np__ub_init(struct np_poller *p)
 
 	if (!u)
 		return -ENOMEM;
+	pthread_once(&ub_fork_once, ub_fork_init);
+	u->forks = atomic_load_explicit(&ub_forks, memory_order_relaxed);
 	pthread_mutex_init(&u->slock, NULL);
 	pthread_mutex_init(&u->tlock, NULL);
 	pthread_mutex_init(&u->evlock, NULL);
