@@ -72,14 +72,15 @@ static int lines_with(const char *s, const char *a, const char *b)
 /*
  * One printed map entry: "@name[keys]: N" (count()), or "@name[keys]:"
  * followed by hist() bucket lines "[LO, HI)   N |@@@|".  For a
- * histogram, count is the sum of its buckets and lo_min the lower bound
- * of its lowest non-empty bucket.
+ * histogram, count is the sum of its buckets, lo_min the lower bound
+ * of its lowest non-empty bucket and lo_max that of its highest.
  */
 struct bt_entry {
 	char name[40];
 	char keys[64];
 	long long count;
 	long long lo_min;
+	long long lo_max;
 };
 
 /* "16K" -> 16384, "1M" -> 1048576. */
@@ -112,7 +113,7 @@ static int bt_parse(char *out, struct bt_entry *ent, int max)
 				continue;
 			cur = &ent[n++];
 			memset(cur, 0, sizeof(*cur));
-			cur->lo_min = -1;
+			cur->lo_min = cur->lo_max = -1;
 			if (br && br < colon) {
 				char *close = strchr(br, ']');
 
@@ -136,6 +137,8 @@ static int bt_parse(char *out, struct bt_entry *ent, int max)
 			cur->count += v;
 			if (v > 0 && cur->lo_min < 0)
 				cur->lo_min = bt_size(lo);
+			if (v > 0)
+				cur->lo_max = bt_size(lo);
 		}
 	}
 	return n;
@@ -297,8 +300,13 @@ TEST(bpftrace_waits_per_poller_and_cookie)
 	e = bt_find(ent, n, "wait_us_by_cookie", keys);
 	ASSERT_NE(NULL, e);
 	EXPECT_EQ(3, e->count);
-	/* 20 ms is in the [16K, 32K) us bucket or above, never below. */
-	EXPECT_LE(16384, e->lo_min);
+	/*
+	 * A 20 ms deadline runs from np_set_deadline(), the measured wait
+	 * from its start: a vCPU stalled in between (the host's scheduling)
+	 * makes that wait shorter.  At least one of the three is in the
+	 * [16K, 32K) us bucket or above.
+	 */
+	EXPECT_LE(16384, e->lo_max);
 	snprintf(keys, sizeof(keys), "%lld, %d", idb, COOKIE_WOKEN);
 	e = bt_find(ent, n, "wait_us_by_cookie", keys);
 	ASSERT_NE(NULL, e);

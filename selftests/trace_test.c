@@ -828,7 +828,8 @@ static long long wk_flags_usual(FIXTURE_DATA(wake) *self, enum npt_kind kind,
  * Sockets and pipes wake their readers with WF_SYNC (non-zero flags);
  * an eventfd without it.
  */
-TEST_F(wake, parked_thread_gets_the_wakers_flags)
+/* 45 wake-ups, each with its own pair and threads: slow on a busy guest. */
+TEST_F_TIMEOUT(wake, parked_thread_gets_the_wakers_flags, 300)
 {
 	static const struct {
 		enum npt_kind kind;
