@@ -8,7 +8,14 @@
  * "Per descriptor and per mode").
  */
 #include <poll.h>
+#include <stddef.h>
+#include <linux/filter.h>
+#include <linux/kcmp.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
@@ -225,6 +232,123 @@ TEST(open_same_file_twice_is_eexist)
 	close(sv[1]);
 	np_poller_close(q);
 	np_poller_close(p);
+}
+
+/*
+ * Files that share one inode (every eventfd has the anonymous inode):
+ * among a thousand of them each is told apart, a duplicate of any is
+ * refused, and closing some in the middle keeps the others' places.
+ */
+TEST(same_file_among_a_thousand_eventfds_is_eexist)
+{
+	enum { N = 1000 };
+	static np_desc *pd[N];
+	static int efd[N];
+	struct rlimit rl;
+	np_poller *p;
+	np_desc *x;
+	int dfd;
+
+	/* The user backend holds two duplicates of each. */
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	if (rl.rlim_max < 4 * N)
+		SKIP(return, "hard RLIMIT_NOFILE %lu", (unsigned long)rl.rlim_max);
+	rl.rlim_cur = rl.rlim_max;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	NPT_OPEN_POLLER(p);
+	for (int i = 0; i < N; i++) {
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ASSERT_LE(0, efd[i]);
+		ASSERT_EQ(0, np_open(p, efd[i], i, &pd[i])) TH_LOG("eventfd %d", i);
+	}
+	for (int i = 0; i < N; i += 7) {
+		dfd = dup(efd[i]);
+		ASSERT_LE(0, dfd);
+		EXPECT_EQ(-EEXIST, np_open(p, dfd, 0, &x)) TH_LOG("eventfd %d", i);
+		close(dfd);
+	}
+	for (int i = 1; i < N; i += 3)
+		ASSERT_EQ(0, np_close(pd[i]));
+	EXPECT_EQ(N - (N + 1) / 3, npt_descs(p));
+	for (int i = 0; i < N; i++) {
+		int want = i % 3 == 1 ? 0 : -EEXIST;
+
+		dfd = dup(efd[i]);
+		ASSERT_LE(0, dfd);
+		ASSERT_EQ(want, np_open(p, dfd, i, &x)) TH_LOG("eventfd %d", i);
+		if (want == 0)
+			pd[i] = x;
+		close(dfd);
+	}
+	EXPECT_EQ(N, npt_descs(p));
+	/* Each registration is its own file's: a write wakes only it. */
+	ASSERT_EQ(8, write(efd[N / 2], &(uint64_t){ 1 }, 8));
+	EXPECT_EQ(NP_OK, np_wait(pd[N / 2], NP_READ));
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(0, np_close(pd[i]));
+		close(efd[i]);
+	}
+	EXPECT_EQ(0, npt_descs(p));
+	np_poller_close(p);
+}
+
+/*
+ * Where kcmp() is refused (container runtimes' default seccomp filters
+ * refuse it without CAP_SYS_PTRACE), files of one inode still register
+ * each on its own, and a socket's duplicate is still refused; the user
+ * backend then cannot tell an eventfd's duplicate from another eventfd
+ * (Documentation/userspace-backend.rst).
+ */
+TEST(registrations_where_kcmp_is_refused)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kcmp, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	np_desc *pd[3], *x;
+	int e[2], sv[2], dfd, pid = getpid();
+	np_poller *p;
+
+	ASSERT_EQ(0, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	ASSERT_EQ(0, prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
+	ASSERT_EQ(-1, syscall(SYS_kcmp, pid, pid, KCMP_FILE, 0, 0));
+	ASSERT_EQ(EPERM, errno);
+	NPT_OPEN_POLLER(p);
+	for (int i = 0; i < 2; i++) {
+		e[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ASSERT_LE(0, e[i]);
+		ASSERT_EQ(0, np_open(p, e[i], i, &pd[i]));
+	}
+	ASSERT_EQ(0, npt_unix_pair(sv));
+	ASSERT_EQ(0, np_open(p, sv[0], 2, &pd[2]));
+	dfd = dup(sv[0]);
+	ASSERT_LE(0, dfd);
+	EXPECT_EQ(-EEXIST, np_open(p, dfd, 3, &x));
+	close(dfd);
+	dfd = dup(e[0]);
+	ASSERT_LE(0, dfd);
+	if (np_poller_backend(p) == NP_BACKEND_KERNEL) {
+		EXPECT_EQ(-EEXIST, np_open(p, dfd, 4, &x));
+	} else {
+		ASSERT_EQ(0, np_open(p, dfd, 4, &x));
+		EXPECT_EQ(0, np_close(x));
+	}
+	close(dfd);
+	/* Both eventfds work, each on its own. */
+	ASSERT_EQ(8, write(e[1], &(uint64_t){ 1 }, 8));
+	EXPECT_EQ(NP_OK, np_wait(pd[1], NP_READ));
+	EXPECT_EQ(0, np_set_deadline(pd[0], 1, NP_READ));
+	EXPECT_EQ(NP_ERR_TIMEOUT, np_wait(pd[0], NP_READ));
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(0, np_close(pd[i]));
+	np_poller_close(p);
+	close(e[0]);
+	close(e[1]);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST(open_null_args_is_einval)

@@ -114,6 +114,20 @@ struct ub_mode {
 };
 
 /* One slot: a registered file while @open. */
+/*
+ * The registered files of one inode (device and inode number): a treap
+ * ordered by kcmp(KCMP_FILE), which orders open files by their kernel
+ * address.  Every socket has an inode of its own, but every eventfd,
+ * timerfd, signalfd and epoll file shares the one anonymous inode, so a
+ * list would make registering n of them cost n^2 / 2 kcmp calls.
+ */
+struct ub_group {
+	struct ub_group *next;		/* hash chain */
+	dev_t dev;
+	ino_t ino;
+	struct ub_desc *root;
+};
+
 struct ub_desc {
 	pthread_mutex_t lock;
 	uint32_t idx;
@@ -123,11 +137,12 @@ struct ub_desc {
 	bool everr;			/* Go's error event */
 	int rfd, wfd;			/* the duplicates in the epoll set */
 	uint64_t user;
-	dev_t dev;
-	ino_t ino;
 	int queued;			/* events queued or being harvested */
 	bool forgotten;			/* the library freed its descriptor */
-	struct ub_desc *hnext;		/* hash chain, under @slock */
+	/* Its place among the files of its inode, under @slock. */
+	struct ub_group *grp;		/* NULL: not kept (see ub_files_add) */
+	struct ub_desc *tl, *tr, *tp;	/* treap: left, right, parent */
+	uint32_t prio;
 	struct ub_desc *fnext;		/* free list, under @slock */
 	struct ub_mode m[2];
 };
@@ -146,7 +161,8 @@ struct ub_poller {
 	struct ub_desc *_Atomic dir[UB_CHUNKS];
 	uint32_t nslots;
 	struct ub_desc *free;
-	struct ub_desc *hash[UB_HASH];
+	struct ub_group *hash[UB_HASH];
+	uint32_t seed;			/* treap priorities */
 
 	pthread_mutex_t tlock;		/* the deadline heap */
 	struct ub_mode **heap;
@@ -513,32 +529,178 @@ static unsigned int hash_of(dev_t dev, ino_t ino)
 	       UB_HASH;
 }
 
-/* Is the open file of @fd already registered?  Under @slock. */
-static bool hash_find(struct ub_poller *u, int fd, dev_t dev, ino_t ino)
+/*
+ * kcmp(KCMP_FILE) of two fds of this process: <0, 0 (the same open
+ * file), >0; or INT_MIN where kcmp is not available (a kernel without
+ * CONFIG_KCMP, or a seccomp filter that refuses it, as container
+ * runtimes' default filters do without CAP_SYS_PTRACE).
+ */
+static int file_cmp(int a, int b)
 {
 	pid_t pid = getpid();
+	long r = syscall(SYS_kcmp, pid, pid, KCMP_FILE, a, b);
 
-	for (struct ub_desc *d = u->hash[hash_of(dev, ino)]; d; d = d->hnext) {
-		long r;
-
-		if (d->dev != dev || d->ino != ino)
-			continue;
-		/* Same inode: the same open file only if kcmp says so. */
-		r = syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd, d->rfd);
-		if (r == 0 || r < 0)
-			return true;
-	}
-	return false;
+	if (r < 0 || r > 2)
+		return INT_MIN;
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
 }
 
-static void hash_del(struct ub_poller *u, struct ub_desc *d)
-{
-	struct ub_desc **pp = &u->hash[hash_of(d->dev, d->ino)];
+/* Does kcmp() work in this process: 0 not known yet, 1 yes, -1 no. */
+static _Atomic int ub_kcmp;
 
-	while (*pp && *pp != d)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = d->hnext;
+static bool kcmp_works(int fd)
+{
+	int w = atomic_load_explicit(&ub_kcmp, memory_order_relaxed);
+
+	if (!w) {
+		w = file_cmp(fd, fd) == 0 ? 1 : -1;
+		atomic_store_explicit(&ub_kcmp, w, memory_order_relaxed);
+	}
+	return w > 0;
+}
+
+static struct ub_group **group_slot(struct ub_poller *u, dev_t dev, ino_t ino)
+{
+	struct ub_group **gp = &u->hash[hash_of(dev, ino)];
+
+	while (*gp && ((*gp)->dev != dev || (*gp)->ino != ino))
+		gp = &(*gp)->next;
+	return gp;
+}
+
+/* Put @x where its parent is, one level up.  Under @slock. */
+static void treap_rotate_up(struct ub_desc *x)
+{
+	struct ub_desc *p = x->tp, *g = p->tp;
+
+	if (x == p->tl) {
+		p->tl = x->tr;
+		if (x->tr)
+			x->tr->tp = p;
+		x->tr = p;
+	} else {
+		p->tr = x->tl;
+		if (x->tl)
+			x->tl->tp = p;
+		x->tl = p;
+	}
+	p->tp = x;
+	x->tp = g;
+	if (!g)
+		x->grp->root = x;
+	else if (g->tl == p)
+		g->tl = x;
+	else
+		g->tr = x;
+}
+
+/*
+ * Is the open file of @fd (of inode @st) registered?  0 if not, else
+ * -EEXIST.  Under @slock.
+ */
+static int ub_files_find(struct ub_poller *u, int fd, const struct stat *st)
+{
+	struct ub_group *g = *group_slot(u, st->st_dev, st->st_ino);
+	struct ub_desc *t;
+
+	if (!g)
+		return 0;
+	for (t = g->root; t && kcmp_works(fd);) {
+		int c = file_cmp(fd, t->rfd);
+
+		if (c == 0)
+			return -EEXIST;
+		if (c == INT_MIN) {
+			if (fcntl(fd, F_GETFD) < 0)	/* closed meanwhile */
+				return -errno;
+			/* Refused since (a seccomp filter installed later). */
+			atomic_store_explicit(&ub_kcmp, -1, memory_order_relaxed);
+			break;
+		}
+		t = c < 0 ? t->tl : t->tr;
+	}
+	/* Without kcmp only sockets are kept: one open file per inode. */
+	return t && S_ISSOCK(st->st_mode) ? -EEXIST : 0;
+}
+
+/*
+ * Keep @d (its duplicate @d->rfd open) among the files of inode @st:
+ * 0 or -ENOMEM.  Without kcmp a file of a shared inode is not kept, so
+ * a second registration of it is not refused (userspace-backend.rst).
+ * Under @slock.
+ */
+static int ub_files_add(struct ub_poller *u, struct ub_desc *d,
+			const struct stat *st)
+{
+	struct ub_group **gp, *g;
+	struct ub_desc *t;
+
+	d->grp = NULL;
+	d->tl = d->tr = d->tp = NULL;
+	if (!kcmp_works(d->rfd) && !S_ISSOCK(st->st_mode))
+		return 0;
+	gp = group_slot(u, st->st_dev, st->st_ino);
+	g = *gp;
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		g->dev = st->st_dev;
+		g->ino = st->st_ino;
+		*gp = g;
+	}
+	/* xorshift32: priorities that keep the treap's depth logarithmic. */
+	u->seed ^= u->seed << 13;
+	u->seed ^= u->seed >> 17;
+	u->seed ^= u->seed << 5;
+	d->prio = u->seed;
+	d->grp = g;
+	if (!g->root) {
+		g->root = d;
+		return 0;
+	}
+	for (t = g->root;;) {
+		struct ub_desc **next = file_cmp(d->rfd, t->rfd) < 0 ? &t->tl : &t->tr;
+
+		if (!*next) {
+			*next = d;
+			d->tp = t;
+			break;
+		}
+		t = *next;
+	}
+	while (d->tp && d->prio > d->tp->prio)
+		treap_rotate_up(d);
+	return 0;
+}
+
+/* Forget @d's file (ub_files_add), by its links alone.  Under @slock. */
+static void ub_files_del(struct ub_poller *u, struct ub_desc *d)
+{
+	struct ub_group *g = d->grp, **gp;
+
+	if (!g)
+		return;
+	/* Down to a leaf, the child of higher priority going up. */
+	while (d->tl || d->tr) {
+		struct ub_desc *c = !d->tr ? d->tl : !d->tl ? d->tr :
+				    d->tl->prio > d->tr->prio ? d->tl : d->tr;
+
+		treap_rotate_up(c);
+	}
+	if (!d->tp)
+		g->root = NULL;
+	else if (d->tp->tl == d)
+		d->tp->tl = NULL;
+	else
+		d->tp->tr = NULL;
+	d->grp = NULL;
+	d->tp = NULL;
+	if (g->root)
+		return;
+	gp = group_slot(u, g->dev, g->ino);
+	*gp = g->next;
+	free(g);
 }
 
 /* ---- outcomes ---- */
@@ -794,9 +956,10 @@ static int ub_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
 	if (fl < 0)
 		return -errno;
 	pthread_mutex_lock(&u->slock);
-	if (hash_find(u, fd, st.st_dev, st.st_ino)) {
+	ret = ub_files_find(u, fd, &st);
+	if (ret) {
 		pthread_mutex_unlock(&u->slock);
-		return -EEXIST;
+		return ret;
 	}
 	d = slot_alloc(u);
 	if (!d) {
@@ -805,19 +968,17 @@ static int ub_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
 	}
 	d->rfd = ub_dup(fd);
 	d->wfd = d->rfd < 0 ? -1 : ub_dup(fd);
-	if (d->wfd < 0) {
-		ret = -errno;
+	ret = d->wfd < 0 ? -errno : ub_files_add(u, d, &st);
+	if (ret) {
 		if (d->rfd >= 0)
 			close(d->rfd);
+		if (d->wfd >= 0)
+			close(d->wfd);
 		d->fnext = u->free;
 		u->free = d;
 		pthread_mutex_unlock(&u->slock);
 		return ret;
 	}
-	d->dev = st.st_dev;
-	d->ino = st.st_ino;
-	d->hnext = u->hash[hash_of(d->dev, d->ino)];
-	u->hash[hash_of(d->dev, d->ino)] = d;
 	pthread_mutex_unlock(&u->slock);
 
 	pthread_mutex_lock(&d->lock);
@@ -859,11 +1020,11 @@ static int ub_open(struct np_poller *p, int fd, uint64_t user, __u64 *h)
 		/* The file stays open through @fd: take its items out. */
 		epoll_ctl(u->epfd, EPOLL_CTL_DEL, d->rfd, NULL);
 		epoll_ctl(u->epfd, EPOLL_CTL_DEL, d->wfd, NULL);
+		pthread_mutex_lock(&u->slock);
+		ub_files_del(u, d);
+		pthread_mutex_unlock(&u->slock);
 		close(d->rfd);
 		close(d->wfd);
-		pthread_mutex_lock(&u->slock);
-		hash_del(u, d);
-		pthread_mutex_unlock(&u->slock);
 		slot_free(u, d);
 		return ret;
 	}
@@ -915,7 +1076,7 @@ static int ub_close(struct np_poller *p, __u64 h)
 	epoll_ctl(u->epfd, EPOLL_CTL_DEL, d->wfd, NULL);
 	atomic_fetch_sub(&u->descs, 1);
 	pthread_mutex_lock(&u->slock);
-	hash_del(u, d);
+	ub_files_del(u, d);
 	pthread_mutex_unlock(&u->slock);
 	return 0;
 }
@@ -1459,6 +1620,14 @@ static void ub_release(struct np_poller *p)
 		free(s);
 	}
 	free(u->heap);
+	for (uint32_t b = 0; b < UB_HASH; b++) {
+		while (u->hash[b]) {
+			struct ub_group *g = u->hash[b];
+
+			u->hash[b] = g->next;
+			free(g);
+		}
+	}
 	if (!forked) {
 		pthread_mutex_destroy(&u->slock);
 		pthread_mutex_destroy(&u->tlock);
@@ -1504,6 +1673,7 @@ int np__ub_init(struct np_poller *p)
 	pthread_mutex_init(&u->bplock, NULL);
 	pthread_mutex_init(&u->emx, NULL);
 	u->bound = INT64_MAX;
+	u->seed = 0x9e3779b9;
 	u->outfd = epoll_create1(EPOLL_CLOEXEC);
 	u->epfd = epoll_create1(EPOLL_CLOEXEC);
 	u->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
