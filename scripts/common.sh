@@ -17,6 +17,14 @@ NPOLL_SPLAT_RE+='|DEBUG_LOCKS_WARN_ON|unreferenced object|scheduling while atomi
 NPOLL_SPLAT_RE+='|blocked for more than|rcu_sched self-detected stall|RCU stall|soft lockup'
 NPOLL_SPLAT_RE+='|ODEBUG:|list_add corruption|list_del corruption|Kernel panic'
 
+# The selftest programs that test semantics rather than the module: they
+# also run against libnpoll's user-space backend (NPOLL_BACKEND=user), on
+# the host (scripts/check-user-backend) and in the distro guest (scripts/
+# check).  Their tests of what only the module does skip there.
+NPOLL_USER_PROGRAMS="wait_test deadline_test io_test fd_reuse_test signal_test
+	sched_test harvest_test close_test race_test busy_test nest_test
+	stress/stress_test"
+
 npoll_log() { printf '[npoll] %s\n' "$*" >&2; }
 npoll_die() { printf '[npoll] error: %s\n' "$*" >&2; exit 1; }
 

@@ -392,10 +392,7 @@ TEST(fork_shares_poller)
 	uint64_t h;
 	pid_t pid;
 
-	dev = open(NPOLL_DEV, O_RDWR);
-	if (dev < 0 && errno == ENOENT)
-		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_LE(0, dev);
+	NPT_OPEN_DEV(dev);
 	ASSERT_EQ(0, npt_unix_pair(sv));
 	ASSERT_EQ(0, npt_unix_pair(sv2));
 	ASSERT_EQ(0, npt_raw_open(dev, sv[0], 1, &h));

@@ -172,6 +172,7 @@ TEST(close_does_not_wait_for_a_slow_copy)
 	uint64_t hd;
 	struct npoll_stats st;
 
+	NPT_SKIP_USER("the test drives the module's ioctls");
 	if (!stress_delay_load("entry:_copy_to_user:np-harvest:8000000"))
 		SKIP(return, "needs root and selftests/kmod/npoll_delay_test.ko");
 	dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);

@@ -335,9 +335,7 @@ TEST_F_TIMEOUT(race, predicted_handle_of_failed_registration_never_resolves, 900
 	uint64_t seed = 0x9e3779b97f4a7c15ULL;
 	bool delayed;
 
-	pr.dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	if (pr.dev < 0)
-		SKIP(return, "no " NPOLL_DEV);
+	NPT_OPEN_DEV(pr.dev);
 	ASSERT_EQ(0, npt_unix_pair(sf));
 	ASSERT_EQ(0, npt_unix_pair(so));
 	ASSERT_EQ(0, npt_raw_open(pr.dev, sf[0], 0, &hf));

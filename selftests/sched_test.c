@@ -1034,10 +1034,7 @@ TEST_F_TIMEOUT(big, events_race_close_and_unblock, 600)
 	uint64_t rng = 0x243f6a8885a308d3ULL;
 	int sv[2], i;
 
-	rr.dev = open(NPOLL_DEV, O_RDWR | O_CLOEXEC);
-	if (rr.dev < 0 && errno == ENOENT)
-		SKIP(return, "no " NPOLL_DEV);
-	ASSERT_GE(rr.dev, 0);
+	NPT_OPEN_DEV(rr.dev);
 	ASSERT_EQ(0, pthread_barrier_init(&rr.start, NULL, 5));
 	ASSERT_EQ(0, pthread_barrier_init(&rr.done, NULL, 5));
 	for (i = 0; i < 4; i++) {
