@@ -50,6 +50,16 @@ int cmp_i64(const void *a, const void *b);
 typedef int (*op_fn)(void *ctx, int iters);
 int bench_ops(op_fn fn, void *ctx, int iters, struct bstat *st);
 
+/*
+ * Open a poller of one backend: the module's (NPOLL_BACKEND=kernel, so
+ * a guest without it reports the rows as not available instead of
+ * measuring the other backend under their name) or the user-space one.
+ */
+enum bench_backend { BK_KERNEL, BK_USER };
+int bench_poller_open(np_poller **p, enum bench_backend b);
+extern const char *const bench_backend_suffix[];	/* key: "", "_user" */
+extern const char *const bench_backend_label[];	/* label: "", ", user-space backend" */
+
 /* Results table, JSON, targets (report.c). */
 void rec_add(const char *section, const char *key, const char *label,
 	     const char *unit, const struct bstat *st, const char *base);
@@ -89,5 +99,19 @@ const struct pp_variant *pp_find(const char *id);
 void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 		int ext_ep, const char *section, const char *key,
 		const char *label, const char *base);
+
+/*
+ * One waiting side of a connection, as ping-pong variant @id waits:
+ * @fd (left open by pp_side_close) read @msg bytes at a time, on
+ * @shared or on a poller of its own (NULL).
+ */
+struct pp_side;
+int pp_side_open(const char *id, int fd, size_t msg, np_poller *shared,
+		 struct pp_side **out);
+int pp_side_recv(struct pp_side *s, char *buf);	/* 0 or -errno */
+void pp_side_close(struct pp_side *s);
+int pp_tcp_pair(int *cfd, int *sfd);	/* TCP loopback, TCP_NODELAY */
+
+void sec_threads(void);
 
 #endif /* NPOLL_BENCH_H */

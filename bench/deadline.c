@@ -129,29 +129,49 @@ static void rearm_one(const char *id, const char *label, op_fn fn,
 		rec_add("rearm", key, label, "ns", &st, base);
 }
 
+/* The two np_set_deadline rows on a poller of backend @b. */
+static void rearm_np(enum bench_backend b, struct dl_ctx *c, int fd)
+{
+	const char *sfx = bench_backend_suffix[b], *lsfx = bench_backend_label[b];
+	char id_rel[48], id_abs[48], l_rel[80], l_abs[80], key[64];
+	np_poller *p = NULL;
+	int ret;
+
+	snprintf(id_rel, sizeof(id_rel), "np_set_deadline%s", sfx);
+	snprintf(id_abs, sizeof(id_abs), "np_set_deadline_at%s", sfx);
+	snprintf(l_rel, sizeof(l_rel), "np_set_deadline (relative)%s", lsfx);
+	snprintf(l_abs, sizeof(l_abs), "np_set_deadline_at (absolute)%s", lsfx);
+	c->pd = NULL;
+	ret = bench_poller_open(&p, b);
+	if (ret == 0)
+		ret = np_open(p, fd, 0, &c->pd);
+	if (ret < 0) {
+		snprintf(key, sizeof(key), "rearm.%s", id_rel);
+		rec_na("rearm", key, l_rel, "ns", "%s", strerror(-ret));
+		snprintf(key, sizeof(key), "rearm.%s", id_abs);
+		rec_na("rearm", key, l_abs, "ns", "%s", strerror(-ret));
+	} else {
+		rearm_one(id_rel, l_rel, op_np_rel, c, "rearm.timerfd_settime");
+		rearm_one(id_abs, l_abs, op_np_abs, c,
+			  "rearm.timerfd_settime_abs");
+	}
+	if (c->pd)
+		np_close(c->pd);
+	if (p)
+		np_poller_close(p);
+	c->pd = NULL;
+}
+
 void sec_rearm(void)
 {
 	const char *base = "rearm.timerfd_settime";
 	struct dl_ctx c = { 0 };
-	np_poller *p = NULL;
-	int sv[2], ret;
+	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		die("socketpair: %s", strerror(errno));
-	ret = np_poller_open(&p);
-	if (ret == 0)
-		ret = np_open(p, sv[0], 0, &c.pd);
-	if (ret < 0) {
-		rec_na("rearm", "rearm.np_set_deadline", "np_set_deadline (relative)",
-		       "ns", "%s", strerror(-ret));
-		rec_na("rearm", "rearm.np_set_deadline_at", "np_set_deadline_at (absolute)",
-		       "ns", "%s", strerror(-ret));
-	} else {
-		rearm_one("np_set_deadline", "np_set_deadline (relative)",
-			  op_np_rel, &c, base);
-		rearm_one("np_set_deadline_at", "np_set_deadline_at (absolute)",
-			  op_np_abs, &c, "rearm.timerfd_settime_abs");
-	}
+	rearm_np(BK_KERNEL, &c, sv[0]);
+	rearm_np(BK_USER, &c, sv[0]);
 
 	c.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (c.fd < 0)
@@ -167,11 +187,6 @@ void sec_rearm(void)
 		  base);
 	rearm_one("null_syscall", "a null system call (getppid)", op_null, &c,
 		  base);
-
-	if (c.pd)
-		np_close(c.pd);
-	if (p)
-		np_poller_close(p);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -281,16 +296,19 @@ void sec_lateness(void)
 		const char *name;
 		int64_t d;
 	} ds[] = { { "100us", 100000 }, { "1ms", 1000000 } };
-	struct late_ctx c = { .epfd = -1, .tfd = -1 };
-	np_poller *p = NULL;
-	int sv[2], ret;
+	struct late_ctx c = { .epfd = -1, .tfd = -1 }, cu = c;
+	np_poller *p = NULL, *pu = NULL;
+	int sv[2], ret, ret_u;
 	size_t i;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		die("socketpair: %s", strerror(errno));
-	ret = np_poller_open(&p);
+	ret = bench_poller_open(&p, BK_KERNEL);
 	if (ret == 0)
 		ret = np_open(p, sv[0], 0, &c.pd);
+	ret_u = bench_poller_open(&pu, BK_USER);
+	if (ret_u == 0)
+		ret_u = np_open(pu, sv[0], 0, &cu.pd);
 	c.epfd = epoll_create1(EPOLL_CLOEXEC);
 	c.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (c.epfd < 0 || c.tfd < 0)
@@ -302,6 +320,9 @@ void sec_lateness(void)
 		snprintf(dn, sizeof(dn), "%s", ds[i].name);
 		late_one(dn, ds[i].d, "npoll", "npoll np_set_deadline_at + np_wait",
 			 late_np, &c, ret);
+		late_one(dn, ds[i].d, "npoll_user",
+			 "npoll np_set_deadline_at + np_wait, user backend",
+			 late_np, &cu, ret_u);
 		late_one(dn, ds[i].d, "epoll_pwait2", "epoll_pwait2 timeout",
 			 late_epoll, &c, 0);
 		/* Where epoll's lateness comes from: the task's timer slack. */
@@ -314,6 +335,10 @@ void sec_lateness(void)
 	}
 	close(c.tfd);
 	close(c.epfd);
+	if (cu.pd)
+		np_close(cu.pd);
+	if (pu)
+		np_poller_close(pu);
 	if (c.pd)
 		np_close(c.pd);
 	if (p)

@@ -3,9 +3,10 @@
  * npoll-bench: npoll next to the kernel's other ways of waiting for a
  * file, measured side by side in one run.
  *
- *   npoll-bench [--quick] [--json FILE|-] [--only SECTION[,SECTION...]]
+ *   npoll-bench [--quick] [--idle N] [--json FILE|-] [--only SECTION[,SECTION...]]
  *
- * Sections: pingpong rearm lateness register scale sched.  The table
+ * Sections: pingpong rearm lateness register scale sched threads.  --idle sets
+ * the scale section's idle descriptors (100 000, --quick 10 000).  The table
  * goes to stdout, progress to stderr (lines starting "npoll-bench: ").
  * --json - prints the JSON document on stdout between the lines
  * "--- npoll-bench json begin ---" and "--- npoll-bench json end ---"
@@ -112,6 +113,27 @@ int bench_ops(op_fn fn, void *ctx, int iters, struct bstat *st)
 	return 0;
 }
 
+const char *const bench_backend_suffix[] = { "", "_user" };
+const char *const bench_backend_label[] = { "", ", user backend" };
+
+int bench_poller_open(np_poller **p, enum bench_backend b)
+{
+	const char *was = getenv("NPOLL_BACKEND");
+	char *saved = was ? strdup(was) : NULL;
+	int ret;
+
+	if (was && !saved)
+		return -ENOMEM;
+	setenv("NPOLL_BACKEND", b == BK_USER ? "user" : "kernel", 1);
+	ret = np_poller_open(p);
+	if (saved)
+		setenv("NPOLL_BACKEND", saved, 1);
+	else
+		unsetenv("NPOLL_BACKEND");
+	free(saved);
+	return ret;
+}
+
 static void read_line(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "r");
@@ -157,8 +179,8 @@ static bool want(const char *only, const char *name)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: npoll-bench [--quick] [--json FILE|-] "
-		"[--only pingpong,rearm,lateness,register,scale,sched]\n");
+	fprintf(stderr, "usage: npoll-bench [--quick] [--idle N] [--json FILE|-] "
+		"[--only pingpong,rearm,lateness,register,scale,sched,threads]\n");
 	exit(2);
 }
 
@@ -174,8 +196,10 @@ int main(int argc, char **argv)
 		{ "register", sec_register },
 		{ "scale", sec_scale },
 		{ "sched", sec_sched },
+		{ "threads", sec_threads },
 	};
 	const char *json = NULL, *only = NULL;
+	int idle = 0;
 	struct rlimit rl;
 	size_t i;
 	int a;
@@ -186,6 +210,10 @@ int main(int argc, char **argv)
 			cfg.quick = true;
 		} else if (!strcmp(argv[a], "--json") && a + 1 < argc) {
 			json = argv[++a];
+		} else if (!strcmp(argv[a], "--idle") && a + 1 < argc) {
+			idle = atoi(argv[++a]);
+			if (idle < 1 || idle > 1000000)
+				usage();
 		} else if (!strcmp(argv[a], "--only") && a + 1 < argc) {
 			only = argv[++a];
 		} else {
@@ -202,9 +230,15 @@ int main(int argc, char **argv)
 		cfg.idle /= 10;
 		cfg.sched_cycles = 2;
 	}
+	if (idle)
+		cfg.idle = idle;
 
-	/* Room for the idle set, its epoll twin and the connections. */
-	rl.rlim_cur = rl.rlim_max = (rlim_t)cfg.idle + 4 * cfg.sched_conns + 1024;
+	/*
+	 * Room for the idle set, the connections and the user-space
+	 * backend's two duplicates of each.
+	 */
+	rl.rlim_cur = rl.rlim_max =
+		(rlim_t)3 * cfg.idle + 8 * cfg.sched_conns + 1024;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		die("setrlimit(RLIMIT_NOFILE, %lu): %s (run as root)",
 		    (unsigned long)rl.rlim_cur, strerror(errno));

@@ -53,6 +53,7 @@ struct pp {
 	bool ring_fallback;	/* DEFER_TASKRUN refused: flags 0 */
 	np_poller *p;
 	bool own_p;
+	enum bench_backend backend;
 	np_desc *pd;
 };
 
@@ -62,6 +63,7 @@ struct pp_variant {
 	int (*setup)(struct pp *pp);
 	int (*recv)(struct pp *pp, char *buf);	/* read pp->msg bytes */
 	bool sends;		/* recv() also sends the message */
+	enum bench_backend backend;	/* of the npoll variants' poller */
 };
 
 /* --- setup ---------------------------------------------------------------- */
@@ -168,37 +170,12 @@ static int setup_np(struct pp *pp)
 	int ret;
 
 	if (!pp->p) {
-		ret = np_poller_open(&pp->p);
+		ret = bench_poller_open(&pp->p, pp->backend);
 		if (ret < 0)
 			return ret;
 		pp->own_p = true;
 	}
 	return np_open(pp->p, pp->cfd, 0, &pp->pd);
-}
-
-/*
- * The same, on a poller of libnpoll's user-space backend: NPOLL_BACKEND
- * is set to "user" around the np_poller_open, then put back.
- */
-static int setup_np_user(struct pp *pp)
-{
-	const char *was = getenv("NPOLL_BACKEND");
-	char *saved = was ? strdup(was) : NULL;
-	int ret;
-
-	if (was && !saved)
-		return -ENOMEM;
-	setenv("NPOLL_BACKEND", "user", 1);
-	ret = np_poller_open(&pp->p);
-	if (saved)
-		setenv("NPOLL_BACKEND", saved, 1);
-	else
-		unsetenv("NPOLL_BACKEND");
-	free(saved);
-	if (ret < 0)
-		return ret;
-	pp->own_p = true;
-	return setup_np(pp);
 }
 
 static int setup_np_dl_once(struct pp *pp)
@@ -518,31 +495,36 @@ static int recv_np_read_dl(struct pp *pp, char *buf)
 }
 
 static const struct pp_variant variants[] = {
-	{ "blocking_read", "blocking read (the floor)", setup_none, recv_blocking, false },
+	{ "blocking_read", "blocking read (the floor)", setup_none, recv_blocking, false, BK_KERNEL },
 	{ "rcvtimeo", "expert: read, SO_RCVTIMEO set once", setup_rcvtimeo,
-	  recv_blocking, false },
-	{ "epoll_et", "epoll ET + read", setup_epoll, recv_epoll, false },
+	  recv_blocking, false, BK_KERNEL },
+	{ "epoll_et", "epoll ET + read", setup_epoll, recv_epoll, false, BK_KERNEL },
 	{ "epoll_et_timerfd", "epoll ET + timerfd deadline per read",
-	  setup_epoll_timerfd, recv_epoll_timerfd, false },
+	  setup_epoll_timerfd, recv_epoll_timerfd, false, BK_KERNEL },
 	{ "uring_recv_lt", "io_uring recv + link timeout", setup_uring,
-	  recv_uring_recv, false },
+	  recv_uring_recv, false, BK_KERNEL },
 	{ "uring_poll_lt", "io_uring poll + link timeout, read",
-	  setup_uring, recv_uring_poll, false },
+	  setup_uring, recv_uring_poll, false, BK_KERNEL },
 	{ "epoll_et_pwait2", "expert: epoll ET + epoll_pwait2 to a deadline per read",
-	  setup_epoll, recv_epoll_pwait2, false },
+	  setup_epoll, recv_epoll_pwait2, false, BK_KERNEL },
 	{ "uring_expert", "expert: io_uring DEFER_TASKRUN, send+recv, wait timeout",
-	  setup_uring_expert, recv_uring_expert, true },
-	{ "np_wait_read", "npoll np_wait + read", setup_np, recv_np_wait, false },
-	{ "np_read", "npoll np_read", setup_np, recv_np_read, false },
+	  setup_uring_expert, recv_uring_expert, true, BK_KERNEL },
+	{ "np_wait_read", "npoll np_wait + read", setup_np, recv_np_wait, false, BK_KERNEL },
+	{ "np_read", "npoll np_read", setup_np, recv_np_read, false, BK_KERNEL },
 	{ "np_read_dl_once", "npoll np_read, deadline set once",
-	  setup_np_dl_once, recv_np_read, false },
+	  setup_np_dl_once, recv_np_read, false, BK_KERNEL },
 	{ "np_read_dl", "npoll np_read, deadline re-armed per read",
-	  setup_np, recv_np_read_dl, false },
-	{ "np_read_user", "npoll np_read, user-space backend", setup_np_user,
-	  recv_np_read, false },
+	  setup_np, recv_np_read_dl, false, BK_KERNEL },
+	{ "np_wait_read_user", "npoll np_wait + read, user backend",
+	  setup_np, recv_np_wait, false, BK_USER },
+	{ "np_read_user", "npoll np_read, user backend", setup_np,
+	  recv_np_read, false, BK_USER },
+	{ "np_read_dl_once_user",
+	  "npoll np_read, deadline set once, user backend",
+	  setup_np_dl_once, recv_np_read, false, BK_USER },
 	{ "np_read_dl_user",
-	  "npoll np_read, deadline re-armed per read, user-space backend",
-	  setup_np_user, recv_np_read_dl, false },
+	  "npoll np_read, deadline re-armed per read, user backend",
+	  setup_np, recv_np_read_dl, false, BK_USER },
 };
 
 const struct pp_variant *pp_find(const char *id)
@@ -557,7 +539,7 @@ const struct pp_variant *pp_find(const char *id)
 
 /* --- connections and the echo thread ------------------------------------ */
 
-static int tcp_pair(int *cfd, int *sfd)
+int pp_tcp_pair(int *cfd, int *sfd)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
@@ -639,6 +621,59 @@ static void pp_teardown(struct pp *pp)
 	close(pp->sfd);
 }
 
+/* --- one waiting side, for the threads section ------------------------ */
+
+struct pp_side {
+	struct pp pp;
+	const struct pp_variant *v;
+};
+
+int pp_side_open(const char *id, int fd, size_t msg, np_poller *shared,
+		 struct pp_side **out)
+{
+	const struct pp_variant *v = pp_find(id);
+	struct pp_side *s;
+	int ret;
+
+	if (!v || v->sends || msg > MSG_MAX)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->v = v;
+	s->pp = (struct pp){ .cfd = fd, .sfd = -1, .msg = msg, .epfd = -1,
+			     .tfd = -1, .p = shared, .backend = v->backend };
+	ret = v->setup(&s->pp);
+	if (ret < 0) {
+		pp_side_close(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+int pp_side_recv(struct pp_side *s, char *buf)
+{
+	return s->v->recv(&s->pp, buf);
+}
+
+void pp_side_close(struct pp_side *s)
+{
+	struct pp *pp = &s->pp;
+
+	if (pp->pd)
+		np_close(pp->pd);
+	if (pp->own_p)
+		np_poller_close(pp->p);
+	if (pp->ring_ok)
+		io_uring_queue_exit(&pp->ring);
+	if (pp->tfd >= 0)
+		close(pp->tfd);
+	if (pp->own_ep)
+		close(pp->epfd);
+	free(s);
+}
+
 struct pp_run {
 	struct pp *pp;
 	const struct pp_variant *v;
@@ -676,6 +711,7 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 
 	if (!v)
 		die("no ping-pong variant %s", id);
+	pp.backend = v->backend;
 	if (t == PP_UNIX) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 			die("socketpair: %s", strerror(errno));
@@ -683,7 +719,7 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 		pp.sfd = sv[1];
 		pp.msg = 1;
 	} else {
-		ret = tcp_pair(&pp.cfd, &pp.sfd);
+		ret = pp_tcp_pair(&pp.cfd, &pp.sfd);
 		if (ret < 0)
 			die("TCP loopback connection: %s", strerror(-ret));
 		pp.msg = 64;

@@ -45,6 +45,8 @@ static const struct {
 	{ "memory", "Kernel memory per registered descriptor (bytes)" },
 	{ "scale", "Wake-up cost with idle descriptors registered (AF_UNIX ping-pong, ns per round trip)" },
 	{ "sched", "Scheduler mode: every one of the connections readable once per cycle (ns per event)" },
+	{ "threads", "Many threads, each on its own TCP connection: a round trip through thread k mod N (ns per message)" },
+	{ "threads_tail", "Many threads, open loop: one message every 100 us to thread k mod N, arrival - due time (ns, p50)" },
 };
 
 static struct rec *rec_new(const char *section, const char *key,
@@ -268,6 +270,10 @@ static void compute_targets(void)
 	snprintf(n, sizeof(n), "wake with %d idle / with 1 (npoll)", cfg.idle);
 	target(s, n, ratio("scale.npoll.idle", "scale.npoll.1"), LE, 1.05);
 
+	s = "many threads, each on its own connection";
+	target(s, "64 threads: one shared poller / a poller per thread",
+	       ratio("threads.64.np_shared", "threads.64.np_per_thread"), LE, 1.05);
+
 	s = "open + close of a descriptor";
 	target(s, "np_open+np_close / epoll_ctl ADD+DEL",
 	       ratio("register.npoll", "register.epoll"), LE, 1.0);
@@ -291,19 +297,19 @@ static void print_row(const struct rec *r)
 	double base = r->base[0] ? rec_get(r->base) : NAN;
 
 	if (isnan(r->value)) {
-		printf("  %-48s %10s  %s\n", r->label, "n/a", r->note);
+		printf("  %-60s %10s  %s\n", r->label, "n/a", r->note);
 		return;
 	}
 	fmt_num(v, sizeof(v), r->value);
 	if (!isnan(base) && base != 0)
 		snprintf(rb, sizeof(rb), "x%.2f", r->value / base);
 	if (r->cols[0])
-		printf("  %-48s %10s %-5s %6s  %s\n", r->label, v, r->unit, rb,
+		printf("  %-60s %10s %-5s %6s  %s\n", r->label, v, r->unit, rb,
 		       r->cols);
 	else if (rb[0])
-		printf("  %-48s %10s %-5s %s\n", r->label, v, r->unit, rb);
+		printf("  %-60s %10s %-5s %s\n", r->label, v, r->unit, rb);
 	else
-		printf("  %-48s %10s %s\n", r->label, v, r->unit);
+		printf("  %-60s %10s %s\n", r->label, v, r->unit);
 }
 
 /* Sections in the order of titles[], rows in the order measured. */
@@ -324,6 +330,50 @@ static void print_table(void)
 			head = true;
 			print_row(&recs[i]);
 		}
+	}
+}
+
+/*
+ * The backend comparison: every row measured on both backends, keyed
+ * "<module key with _user after its variant>", e.g. pingpong.unix.np_read
+ * and pingpong.unix.np_read_user, scale.npoll.idle and
+ * scale.npoll_user.idle.  Returns the module's row of user row @u.
+ */
+static const struct rec *module_twin(const struct rec *u)
+{
+	char key[sizeof(u->key)];
+	const char *m = strstr(u->key, "_user");
+
+	if (u->hidden || !m || (m[5] != '.' && m[5] != 0))
+		return NULL;
+	snprintf(key, sizeof(key), "%.*s%s", (int)(m - u->key), u->key, m + 5);
+	return rec_find(key);
+}
+
+static void print_backends(void)
+{
+	char mv[32], uv[32], rb[32];
+	bool head = false;
+	int i;
+
+	for (i = 0; i < nrecs; i++) {
+		const struct rec *u = &recs[i], *m = module_twin(u);
+
+		if (!m)
+			continue;
+		if (!head)
+			printf("\nWhat the module buys: rows measured on both backends (ratio module / user)\n"
+			       "  %-15s %-60s %10s %10s %6s\n", "section", "row",
+			       "module", "user", "ratio");
+		head = true;
+		fmt_num(mv, sizeof(mv), m->value);
+		fmt_num(uv, sizeof(uv), u->value);
+		if (isnan(m->value) || isnan(u->value) || u->value == 0)
+			snprintf(rb, sizeof(rb), "n/a");
+		else
+			snprintf(rb, sizeof(rb), "x%.2f", m->value / u->value);
+		printf("  %-15s %-60s %10s %10s %6s  %s\n", m->section, m->label,
+		       mv, uv, rb, m->unit);
 	}
 }
 
@@ -374,7 +424,7 @@ static void json_num(FILE *f, double v)
 
 static void write_json(FILE *f)
 {
-	int i, n[3] = { 0 };
+	int i, k, n[3] = { 0 };
 
 	fprintf(f, "{\n  \"tool\": \"npoll-bench\",\n  \"format\": 1,\n  \"env\": {");
 	for (i = 0; i < nenv; i++) {
@@ -418,6 +468,26 @@ static void write_json(FILE *f)
 		}
 		fprintf(f, "%s}", r->extra);
 	}
+	fprintf(f, "\n  ],\n  \"backends\": [");
+	for (i = 0, k = 0; i < nrecs; i++) {
+		const struct rec *u = &recs[i], *m = module_twin(u);
+
+		if (!m)
+			continue;
+		fprintf(f, "%s\n    {\"module\": ", k++ ? "," : "");
+		json_str(f, m->key);
+		fputs(", \"user\": ", f);
+		json_str(f, u->key);
+		fputs(", \"module_value\": ", f);
+		json_num(f, m->value);
+		fputs(", \"user_value\": ", f);
+		json_num(f, u->value);
+		fputs(", \"ratio\": ", f);
+		json_num(f, m->value / u->value);
+		fputs(", \"unit\": ", f);
+		json_str(f, m->unit);
+		fputs("}", f);
+	}
 	fprintf(f, "\n  ],\n  \"targets\": [");
 	for (i = 0; i < ntargets; i++) {
 		const struct target *t = &targets[i];
@@ -443,6 +513,7 @@ void report(const char *json_path)
 
 	compute_targets();
 	print_table();
+	print_backends();
 	print_targets();
 	if (!json_path)
 		return;

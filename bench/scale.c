@@ -76,6 +76,29 @@ static int op_ep_reg(void *ctx, int iters)
 	return 0;
 }
 
+static void reg_np(enum bench_backend b, struct reg_ctx *c)
+{
+	char key[48], label[80];
+	struct bstat st;
+	int ret;
+
+	snprintf(key, sizeof(key), "register.npoll%s", bench_backend_suffix[b]);
+	snprintf(label, sizeof(label), "np_open + np_close%s",
+		 bench_backend_label[b]);
+	progress("  %s", key);
+	c->p = NULL;
+	ret = bench_poller_open(&c->p, b);
+	if (ret == 0)
+		ret = bench_ops(op_np_reg, c, cfg.regist, &st);
+	if (ret < 0)
+		rec_na("register", key, label, "ns", "%s", strerror(-ret));
+	else
+		rec_add("register", key, label, "ns", &st, "register.epoll");
+	if (c->p)
+		np_poller_close(c->p);
+	c->p = NULL;
+}
+
 void sec_register(void)
 {
 	struct reg_ctx c = { 0 };
@@ -87,18 +110,8 @@ void sec_register(void)
 	if (c.fd < 0 || c.ep < 0)
 		die("eventfd/epoll: %s", strerror(errno));
 
-	progress("  register.npoll");
-	ret = np_poller_open(&c.p);
-	if (ret == 0)
-		ret = bench_ops(op_np_reg, &c, cfg.regist, &st);
-	if (ret < 0)
-		rec_na("register", "register.npoll", "np_open + np_close", "ns",
-		       "%s", strerror(-ret));
-	else
-		rec_add("register", "register.npoll", "np_open + np_close", "ns",
-			&st, "register.epoll");
-	if (c.p)
-		np_poller_close(c.p);
+	reg_np(BK_KERNEL, &c);
+	reg_np(BK_USER, &c);
 
 	progress("  register.npoll_ioctl");
 	c.dev = open("/dev/netpoll", O_RDWR | O_CLOEXEC);
@@ -313,12 +326,80 @@ static void rec_slabs(void)
 
 /* --- wake-ups with many idle descriptors --------------------------------- */
 
+/*
+ * The np_read+deadline ping-pong on a poller of backend @b alone, then
+ * next to the @n idle eventfds @efd, then with a deadline armed on each.
+ * The module's run also records the kernel memory the @n took.
+ */
+static void scale_np(enum bench_backend b, const int *efd, np_desc **pds,
+		     int n)
+{
+	static struct kmem_snap before;
+	const char *lsfx = bench_backend_label[b];
+	const char *vid = b == BK_USER ? "np_read_dl_user" : "np_read_dl";
+	char label[96], k1[48], kidle[48], kdl[48];
+	np_poller *p;
+	int i, ret;
+
+	snprintf(k1, sizeof(k1), "scale.npoll%s.1", bench_backend_suffix[b]);
+	snprintf(kidle, sizeof(kidle), "scale.npoll%s.idle", bench_backend_suffix[b]);
+	snprintf(kdl, sizeof(kdl), "scale.npoll%s.idle_dl", bench_backend_suffix[b]);
+	progress("  %s", k1);
+	snprintf(label, sizeof(label), "npoll np_read+deadline, 1 descriptor%s",
+		 lsfx);
+	pp_measure(PP_UNIX, vid, NULL, -1, "scale", k1, label, NULL);
+	progress("  registering %d idle descriptors", n);
+	ret = bench_poller_open(&p, b);
+	if (ret < 0) {
+		snprintf(label, sizeof(label), "npoll np_read+deadline, idle%s",
+			 lsfx);
+		rec_na("scale", kidle, label, "ns", "%s", strerror(-ret));
+		if (b == BK_KERNEL)
+			rec_na("memory", "memory.npoll.total",
+			       "npoll descriptor, kernel slab+vmalloc", "B",
+			       "%s", strerror(-ret));
+		else
+			rec_na("memory", "memory.npoll_user.total",
+			       "npoll descriptor, user backend, kernel only",
+			       "B", "%s", strerror(-ret));
+		return;
+	}
+	settle();
+	kmem_snap(&before);
+	for (i = 0; i < n; i++) {
+		ret = np_open(p, efd[i], (uint64_t)i, &pds[i]);
+		if (ret < 0)
+			die("np_open #%d%s: %s", i, lsfx, strerror(-ret));
+	}
+	snprintf(label, sizeof(label), "memory.npoll%s.total",
+		 bench_backend_suffix[b]);
+	rec_mem(label, b == BK_USER ?
+		"npoll descriptor, user backend, kernel only" :
+		"npoll descriptor, kernel slab+vmalloc", &before, n,
+		"memory.epoll.total");
+	progress("  %s", kidle);
+	snprintf(label, sizeof(label), "npoll np_read+deadline, +%d idle%s", n,
+		 lsfx);
+	pp_measure(PP_UNIX, vid, p, -1, "scale", kidle, label, k1);
+	progress("  arming %d idle deadlines", n);
+	for (i = 0; i < n; i++) {
+		ret = np_set_deadline(pds[i], 3600 * SEC + i * 1000LL, NP_READ);
+		if (ret < 0)
+			die("np_set_deadline #%d%s: %s", i, lsfx, strerror(-ret));
+	}
+	progress("  %s", kdl);
+	snprintf(label, sizeof(label),
+		 "npoll np_read+deadline, +%d idle, deadlines%s", n, lsfx);
+	pp_measure(PP_UNIX, vid, p, -1, "scale", kdl, label, k1);
+	progress("  closing %d descriptors", n);
+	np_poller_close(p);
+}
+
 void sec_scale(void)
 {
 	static struct kmem_snap before;
-	int n = cfg.idle, i, ret, ep;
+	int n = cfg.idle, i, ep;
 	char label[80];
-	np_poller *p;
 	np_desc **pds;
 	int *efd;
 
@@ -334,46 +415,8 @@ void sec_scale(void)
 	}
 
 	/* npoll: 1, then n idle, then n idle with deadlines armed. */
-	progress("  scale.npoll.1");
-	pp_measure(PP_UNIX, "np_read_dl", NULL, -1, "scale", "scale.npoll.1",
-		   "npoll np_read+deadline, 1 descriptor", NULL);
-	progress("  registering %d idle descriptors", n);
-	ret = np_poller_open(&p);
-	if (ret < 0) {
-		rec_na("scale", "scale.npoll.idle", "npoll np_read+deadline, idle",
-		       "ns", "%s", strerror(-ret));
-		rec_na("memory", "memory.npoll.total",
-		       "npoll descriptor, kernel slab+vmalloc", "B", "%s",
-		       strerror(-ret));
-	} else {
-		settle();
-		kmem_snap(&before);
-		for (i = 0; i < n; i++) {
-			ret = np_open(p, efd[i], (uint64_t)i, &pds[i]);
-			if (ret < 0)
-				die("np_open #%d: %s", i, strerror(-ret));
-		}
-		rec_mem("memory.npoll.total", "npoll descriptor, kernel slab+vmalloc",
-			&before, n, "memory.epoll.total");
-		progress("  scale.npoll.idle");
-		snprintf(label, sizeof(label), "npoll np_read+deadline, +%d idle", n);
-		pp_measure(PP_UNIX, "np_read_dl", p, -1, "scale",
-			   "scale.npoll.idle", label, "scale.npoll.1");
-		progress("  arming %d idle deadlines", n);
-		for (i = 0; i < n; i++) {
-			ret = np_set_deadline(pds[i], 3600 * SEC + i * 1000LL,
-					      NP_READ);
-			if (ret < 0)
-				die("np_set_deadline #%d: %s", i, strerror(-ret));
-		}
-		progress("  scale.npoll.idle_dl");
-		snprintf(label, sizeof(label),
-			 "npoll np_read+deadline, +%d idle, deadlines", n);
-		pp_measure(PP_UNIX, "np_read_dl", p, -1, "scale",
-			   "scale.npoll.idle_dl", label, "scale.npoll.1");
-		progress("  closing %d descriptors", n);
-		np_poller_close(p);
-	}
+	scale_np(BK_KERNEL, efd, pds, n);
+	scale_np(BK_USER, efd, pds, n);
 
 	/* epoll: the same with edge-triggered epoll. */
 	progress("  scale.epoll.1");
@@ -538,6 +581,44 @@ static void rec_sched(const char *key, const char *label, int ret,
 	rec_extra(", \"events_per_s\": %.0f", 1e9 / st->med);
 }
 
+static void sched_np(enum bench_backend b, struct sched_ctx *c)
+{
+	char key[48], label[128];
+	struct bstat st;
+	int i, ret;
+
+	snprintf(key, sizeof(key), "sched.npoll%s", bench_backend_suffix[b]);
+	progress("  %s", key);
+	snprintf(label, sizeof(label), "npoll np_poll(%d) + np_arm, %d conns%s",
+		 SCHED_BATCH, c->n, bench_backend_label[b]);
+	ret = sched_pairs(c);
+	if (ret < 0)
+		die("socketpair: %s", strerror(-ret));
+	c->p = NULL;
+	ret = bench_poller_open(&c->p, b);
+	for (i = 0; i < c->n && ret >= 0; i++) {
+		ret = np_open(c->p, c->sv[i][0], (uint64_t)i, &c->pd[i]);
+		if (ret >= 0)
+			ret = np_arm(c->pd[i], NP_READ);
+		if (ret >= 0 && ret != NP_PENDING)
+			ret = -EPROTO;
+	}
+	if (ret == -ENOTTY)
+		rec_na("sched", key, label, "ns/ev",
+		       "the module has no scheduler mode (np_arm: -ENOTTY)");
+	else if (ret < 0)
+		rec_na("sched", key, label, "ns/ev", "setup: %s",
+		       strerror(-ret));
+	else
+		rec_sched(key, label,
+			  bench_ops(op_np_cycle, c, cfg.sched_cycles, &st),
+			  &st, c->n);
+	if (c->p)
+		np_poller_close(c->p);
+	c->p = NULL;
+	sched_close(c);
+}
+
 void sec_sched(void)
 {
 	struct sched_ctx c = { .n = cfg.sched_conns, .ep = -1 };
@@ -550,33 +631,8 @@ void sec_sched(void)
 	if (!c.sv || !c.pd)
 		die("out of memory");
 
-	progress("  sched.npoll");
-	snprintf(label, sizeof(label), "npoll np_poll(%d) + np_arm, %d conns",
-		 SCHED_BATCH, c.n);
-	ret = sched_pairs(&c);
-	if (ret < 0)
-		die("socketpair: %s", strerror(-ret));
-	ret = np_poller_open(&c.p);
-	for (i = 0; i < c.n && ret >= 0; i++) {
-		ret = np_open(c.p, c.sv[i][0], (uint64_t)i, &c.pd[i]);
-		if (ret >= 0)
-			ret = np_arm(c.pd[i], NP_READ);
-		if (ret >= 0 && ret != NP_PENDING)
-			ret = -EPROTO;
-	}
-	if (ret == -ENOTTY)
-		rec_na("sched", "sched.npoll", label, "ns/ev",
-		       "the module has no scheduler mode (np_arm: -ENOTTY)");
-	else if (ret < 0)
-		rec_na("sched", "sched.npoll", label, "ns/ev", "setup: %s",
-		       strerror(-ret));
-	else
-		rec_sched("sched.npoll", label,
-			  bench_ops(op_np_cycle, &c, cfg.sched_cycles, &st),
-			  &st, c.n);
-	if (c.p)
-		np_poller_close(c.p);
-	sched_close(&c);
+	sched_np(BK_KERNEL, &c);
+	sched_np(BK_USER, &c);
 
 	progress("  sched.epoll");
 	snprintf(label, sizeof(label), "epoll_wait(%d), ET, %d conns",
