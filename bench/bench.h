@@ -57,6 +57,7 @@ int bench_ops(op_fn fn, void *ctx, int iters, struct bstat *st);
  */
 enum bench_backend { BK_KERNEL, BK_USER };
 int bench_poller_open(np_poller **p, enum bench_backend b);
+int scale_user_idle(void);	/* the user backend's idle descriptors */
 extern const char *const bench_backend_suffix[];	/* key: "", "_user" */
 extern const char *const bench_backend_label[];	/* label: "", ", user-space backend" */
 

@@ -131,6 +131,8 @@ def main():
     # 2. targets: measured / limit.
     rows = []
     for t in doc.get("targets", []):
+        if not t.get("in_spec", True):
+            continue
         v, lim = t.get("value"), t.get("limit")
         if v is None:
             score = None

@@ -10,10 +10,13 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <linux/npoll.h>
+
+#include <liburing.h>
 
 #include "bench.h"
 
@@ -416,7 +419,7 @@ void sec_scale(void)
 
 	/* npoll: 1, then n idle, then n idle with deadlines armed. */
 	scale_np(BK_KERNEL, efd, pds, n);
-	scale_np(BK_USER, efd, pds, n);
+	scale_np(BK_USER, efd, pds, scale_user_idle());
 
 	/* epoll: the same with edge-triggered epoll. */
 	progress("  scale.epoll.1");
@@ -453,7 +456,7 @@ void sec_scale(void)
 
 /* --- scheduler mode -------------------------------------------------------- */
 
-#define SCHED_BATCH 128
+#define HARVEST_BATCH 128
 
 struct sched_ctx {
 	int n;
@@ -492,7 +495,7 @@ static int drive(struct sched_ctx *c)
 static int op_np_cycle(void *ctx, int iters)
 {
 	struct sched_ctx *c = ctx;
-	struct np_event ev[SCHED_BATCH];
+	struct np_event ev[HARVEST_BATCH];
 	int it, got, k, n, ret;
 
 	for (it = 0; it < iters; it++) {
@@ -500,7 +503,7 @@ static int op_np_cycle(void *ctx, int iters)
 		if (ret)
 			return ret;
 		for (got = 0; got < c->n; got += n) {
-			n = np_poll(c->p, ev, SCHED_BATCH, SEC);
+			n = np_poll(c->p, ev, HARVEST_BATCH, SEC);
 			if (n <= 0)
 				return n < 0 ? n : -ETIMEDOUT;
 			for (k = 0; k < n; k++) {
@@ -525,7 +528,7 @@ static int op_np_cycle(void *ctx, int iters)
 static int op_ep_cycle(void *ctx, int iters)
 {
 	struct sched_ctx *c = ctx;
-	struct epoll_event ev[SCHED_BATCH];
+	struct epoll_event ev[HARVEST_BATCH];
 	int it, got, k, n, ret;
 
 	for (it = 0; it < iters; it++) {
@@ -533,7 +536,7 @@ static int op_ep_cycle(void *ctx, int iters)
 		if (ret)
 			return ret;
 		for (got = 0; got < c->n; got += n) {
-			n = epoll_wait(c->ep, ev, SCHED_BATCH, 1000);
+			n = epoll_wait(c->ep, ev, HARVEST_BATCH, 1000);
 			if (n <= 0)
 				return n < 0 ? -errno : -ETIMEDOUT;
 			for (k = 0; k < n; k++) {
@@ -590,7 +593,7 @@ static void sched_np(enum bench_backend b, struct sched_ctx *c)
 	snprintf(key, sizeof(key), "sched.npoll%s", bench_backend_suffix[b]);
 	progress("  %s", key);
 	snprintf(label, sizeof(label), "npoll np_poll(%d) + np_arm, %d conns%s",
-		 SCHED_BATCH, c->n, bench_backend_label[b]);
+		 HARVEST_BATCH, c->n, bench_backend_label[b]);
 	ret = sched_pairs(c);
 	if (ret < 0)
 		die("socketpair: %s", strerror(-ret));
@@ -619,6 +622,144 @@ static void sched_np(enum bench_backend b, struct sched_ctx *c)
 	sched_close(c);
 }
 
+/*
+ * io_uring as its experts harvest many connections: one multishot
+ * receive per connection (IORING_RECV_MULTISHOT), its data in buffers
+ * the kernel picks from a provided-buffer ring, on a ring with
+ * SINGLE_ISSUER|DEFER_TASKRUN and a registered ring fd; a cycle reaps
+ * one completion per connection, batches of up to HARVEST_BATCH, and
+ * gives each buffer back at once.  A receive that ends (no
+ * IORING_CQE_F_MORE) is submitted again.
+ */
+#define URING_BUFS 2048			/* power of two, > connections */
+#define URING_BUF_LEN 64
+
+struct uring_sched {
+	struct io_uring ring;
+	struct io_uring_buf_ring *br;
+	char *bufs;
+	int n, (*sv)[2];
+};
+
+static void uring_recv_sqe(struct uring_sched *u, int i)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	io_uring_prep_recv_multishot(sqe, u->sv[i][0], NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	io_uring_sqe_set_data64(sqe, (uint64_t)i);
+}
+
+static int op_uring_cycle(void *ctx, int iters)
+{
+	struct uring_sched *u = ctx;
+	struct io_uring_cqe *cqe[HARVEST_BATCH];
+	int it, got, k, n, i;
+
+	for (it = 0; it < iters; it++) {
+		for (i = 0; i < u->n; i++)
+			if (write(u->sv[i][1], "x", 1) != 1)
+				return -EIO;
+		for (got = 0; got < u->n;) {
+			int ret = io_uring_submit_and_wait(&u->ring, 1);
+
+			if (ret < 0)
+				return ret;
+			n = (int)io_uring_peek_batch_cqe(&u->ring, cqe, HARVEST_BATCH);
+			for (k = 0; k < n; k++) {
+				int res = cqe[k]->res;
+				unsigned int fl = cqe[k]->flags;
+
+				i = (int)io_uring_cqe_get_data64(cqe[k]);
+				if (fl & IORING_CQE_F_BUFFER) {
+					unsigned int bid = fl >> IORING_CQE_BUFFER_SHIFT;
+
+					io_uring_buf_ring_add(u->br,
+							      u->bufs + bid * URING_BUF_LEN,
+							      URING_BUF_LEN, bid,
+							      io_uring_buf_ring_mask(URING_BUFS),
+							      0);
+					io_uring_buf_ring_advance(u->br, 1);
+				}
+				if (res > 0)
+					got++;
+				else if (res != -ENOBUFS)
+					return res < 0 ? res : -EPIPE;
+				if (!(fl & IORING_CQE_F_MORE))
+					uring_recv_sqe(u, i);
+			}
+			io_uring_cq_advance(&u->ring, (unsigned int)n);
+		}
+	}
+	return 0;
+}
+
+static void sched_uring(struct sched_ctx *c)
+{
+	struct io_uring_params prm = {
+		.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			 IORING_SETUP_CQSIZE,
+		.cq_entries = 4 * URING_BUFS,
+	};
+	struct io_uring_buf_reg reg = { .ring_entries = URING_BUFS, .bgid = 0 };
+	size_t brlen = URING_BUFS * sizeof(struct io_uring_buf);
+	struct uring_sched u = { .n = c->n, .sv = c->sv };
+	const char *key = "sched.uring_multishot";
+	char label[96];
+	struct bstat st;
+	int i, ret;
+
+	progress("  %s", key);
+	snprintf(label, sizeof(label),
+		 "expert: io_uring multishot recv, buffer ring, %d conns", c->n);
+	ret = sched_pairs(c);
+	if (ret < 0)
+		die("socketpair: %s", strerror(-ret));
+	u.bufs = malloc((size_t)URING_BUFS * URING_BUF_LEN);
+	u.br = mmap(NULL, brlen, PROT_READ | PROT_WRITE,
+		    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (!u.bufs || u.br == MAP_FAILED)
+		die("out of memory");
+	ret = io_uring_queue_init_params(256, &u.ring, &prm);
+	if (ret == 0) {
+		ret = io_uring_register_ring_fd(&u.ring);
+		if (ret >= 0) {
+			reg.ring_addr = (unsigned long)u.br;
+			ret = io_uring_register_buf_ring(&u.ring, &reg, 0);
+		}
+		if (ret >= 0) {
+			io_uring_buf_ring_init(u.br);
+			for (i = 0; i < URING_BUFS; i++)
+				io_uring_buf_ring_add(u.br, u.bufs + i * URING_BUF_LEN,
+						      URING_BUF_LEN, (unsigned short)i,
+						      io_uring_buf_ring_mask(URING_BUFS), i);
+			io_uring_buf_ring_advance(u.br, URING_BUFS);
+			for (i = 0; i < c->n; i++)
+				uring_recv_sqe(&u, i);
+			ret = io_uring_submit(&u.ring);
+		}
+		if (ret < 0)
+			rec_na("sched", key, label, "ns/ev", "setup: %s",
+			       strerror(-ret));
+		else
+			rec_sched(key, label,
+				  bench_ops(op_uring_cycle, &u, cfg.sched_cycles, &st),
+				  &st, c->n);
+		io_uring_queue_exit(&u.ring);
+	} else {
+		rec_na("sched", key, label, "ns/ev", "io_uring_queue_init: %s",
+		       strerror(-ret));
+	}
+	munmap(u.br, brlen);
+	free(u.bufs);
+	sched_close(c);
+}
+
 void sec_sched(void)
 {
 	struct sched_ctx c = { .n = cfg.sched_conns, .ep = -1 };
@@ -636,7 +777,7 @@ void sec_sched(void)
 
 	progress("  sched.epoll");
 	snprintf(label, sizeof(label), "epoll_wait(%d), ET, %d conns",
-		 SCHED_BATCH, c.n);
+		 HARVEST_BATCH, c.n);
 	ret = sched_pairs(&c);
 	if (ret < 0)
 		die("socketpair: %s", strerror(-ret));
@@ -655,6 +796,8 @@ void sec_sched(void)
 		  bench_ops(op_ep_cycle, &c, cfg.sched_cycles, &st), &st, c.n);
 	close(c.ep);
 	sched_close(&c);
+
+	sched_uring(&c);
 	free(c.sv);
 	free(c.pd);
 }

@@ -113,7 +113,6 @@ struct ub_mode {
 	int result;
 };
 
-/* One slot: a registered file while @open. */
 /*
  * The registered files of one inode (device and inode number): a treap
  * ordered by kcmp(KCMP_FILE), which orders open files by their kernel
@@ -128,6 +127,7 @@ struct ub_group {
 	struct ub_desc *root;
 };
 
+/* One slot: a registered file while @open. */
 struct ub_desc {
 	pthread_mutex_t lock;
 	uint32_t idx;
@@ -595,8 +595,8 @@ static void treap_rotate_up(struct ub_desc *x)
 }
 
 /*
- * Is the open file of @fd (of inode @st) registered?  0 if not, else
- * -EEXIST.  Under @slock.
+ * Is the open file of @fd (of inode @st) registered?  0 if not,
+ * -EEXIST if so, -EBADF if @fd was closed meanwhile.  Under @slock.
  */
 static int ub_files_find(struct ub_poller *u, int fd, const struct stat *st)
 {
