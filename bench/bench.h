@@ -114,5 +114,6 @@ void pp_side_close(struct pp_side *s);
 int pp_tcp_pair(int *cfd, int *sfd);	/* TCP loopback, TCP_NODELAY */
 
 void sec_threads(void);
+void sec_napi(void);
 
 #endif /* NPOLL_BENCH_H */

@@ -5,7 +5,7 @@
  *
  *   npoll-bench [--quick] [--idle N] [--json FILE|-] [--only SECTION[,SECTION...]]
  *
- * Sections: pingpong rearm lateness register scale sched threads.  --idle sets
+ * Sections: pingpong rearm lateness register scale sched threads napi.  --idle sets
  * the scale section's idle descriptors (1 000 000, --quick 10 000; the
  * user-space backend's rows take at most 100 000 of them).  The table
  * goes to stdout, progress to stderr (lines starting "npoll-bench: ").
@@ -206,7 +206,7 @@ static bool want(const char *only, const char *name)
 static void usage(void)
 {
 	fprintf(stderr, "usage: npoll-bench [--quick] [--idle N] [--json FILE|-] "
-		"[--only pingpong,rearm,lateness,register,scale,sched,threads]\n");
+		"[--only pingpong,rearm,lateness,register,scale,sched,threads,napi]\n");
 	exit(2);
 }
 
@@ -223,6 +223,7 @@ int main(int argc, char **argv)
 		{ "scale", sec_scale },
 		{ "sched", sec_sched },
 		{ "threads", sec_threads },
+		{ "napi", sec_napi },
 	};
 	const char *json = NULL, *only = NULL;
 	int idle = 0;

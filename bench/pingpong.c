@@ -601,7 +601,8 @@ static void *echo_main(void *arg)
 	}
 }
 
-static void pp_teardown(struct pp *pp)
+/* What a variant's setup made: descriptor, poller, ring, timerfd, epoll. */
+static void pp_unsetup(struct pp *pp)
 {
 	if (pp->pd)
 		np_close(pp->pd);
@@ -613,6 +614,11 @@ static void pp_teardown(struct pp *pp)
 		close(pp->tfd);
 	if (pp->own_ep)
 		close(pp->epfd);
+}
+
+static void pp_teardown(struct pp *pp)
+{
+	pp_unsetup(pp);
 	/* The echo thread sees EOF and leaves. */
 	shutdown(pp->cfd, SHUT_RDWR);
 	close(pp->cfd);
@@ -659,18 +665,7 @@ int pp_side_recv(struct pp_side *s, char *buf)
 
 void pp_side_close(struct pp_side *s)
 {
-	struct pp *pp = &s->pp;
-
-	if (pp->pd)
-		np_close(pp->pd);
-	if (pp->own_p)
-		np_poller_close(pp->p);
-	if (pp->ring_ok)
-		io_uring_queue_exit(&pp->ring);
-	if (pp->tfd >= 0)
-		close(pp->tfd);
-	if (pp->own_ep)
-		close(pp->epfd);
+	pp_unsetup(&s->pp);
 	free(s);
 }
 

@@ -25,6 +25,25 @@ NPOLL_USER_PROGRAMS="wait_test deadline_test io_test fd_reuse_test signal_test
 	sched_test harvest_test close_test race_test busy_test nest_test
 	stress/stress_test"
 
+# npoll_veth_extras KERNEL: vm-run arguments, added to the caller's
+# array tools, that give a Debian kernel's guest its own veth module at
+# /npoll/extra/veth.ko and iproute2's ip at /usr/sbin/ip (busybox's has
+# no veth peers): the NAPI path of busy_test and of npoll-bench.
+npoll_veth_extras() {	# KERNEL
+	local k=$1 veth ipbin
+	veth=$(find "$(npoll_deb_dir "$k")/modules/kernel/drivers/net" -name 'veth.ko*' | head -n 1)
+	if [ -n "$veth" ]; then
+		mkdir -p "$NPOLL_ROOT/build"
+		case $veth in
+		*.xz) xz -dc "$veth" >"$NPOLL_ROOT/build/veth-$k.ko" ;;
+		*) cp "$veth" "$NPOLL_ROOT/build/veth-$k.ko" ;;
+		esac
+		tools+=(--add "$NPOLL_ROOT/build/veth-$k.ko:/npoll/extra/veth.ko")
+	fi
+	ipbin=$(readlink -f "$(PATH=/usr/sbin:/sbin:$PATH command -v ip)") &&
+		tools+=(--add "$ipbin:/usr/sbin/ip")
+}
+
 npoll_log() { printf '[npoll] %s\n' "$*" >&2; }
 npoll_die() { printf '[npoll] error: %s\n' "$*" >&2; exit 1; }
 

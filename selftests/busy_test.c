@@ -15,9 +15,6 @@
  * the veth module (scripts/check adds it and ip(8) to the distro
  * guest) and skip, saying why, without them.
  */
-#include <net/if.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
 #include <limits.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -25,15 +22,15 @@
 
 #include "kselftest_harness.h"
 #include "npoll_test_util.h"
+#include "npoll_veth.h"
 
 #define VETH_HERE	"npbusy0"
 #define VETH_PEER	"npbusy1"
 #define ADDR_HERE	"198.18.0.1"
 #define ADDR_PEER	"198.18.0.2"
 #define PEER_PORT	5001
-#define VETH_KO		"/npoll/extra/veth.ko"
-/* iproute2's ip: busybox's, earlier on a guest's PATH, has no veth peers. */
-#define IP		"/usr/sbin/ip"
+#define VETH_KO		NPV_VETH_KO
+#define IP		NPV_IP
 /* Long enough that only readiness (or what the test provokes) ends a spin. */
 #define LONG_SPIN_US	(10 * 1000 * 1000)
 #define ROUNDS		20
@@ -219,52 +216,6 @@ TEST(no_napi_context_no_spin)
 
 /* --- a NAPI path: veth with GRO, the peer in its own namespace ---------- */
 
-static int if_call(int s, unsigned long req, const char *ifname, struct ifreq *ifr)
-{
-	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
-	return ioctl(s, req, ifr) ? -errno : 0;
-}
-
-static int ethtool_set(int s, const char *ifname, __u32 cmd, __u32 val)
-{
-	struct ethtool_value ev = { .cmd = cmd, .data = val };
-	struct ifreq ifr = { 0 };
-
-	ifr.ifr_data = (void *)&ev;
-	return if_call(s, SIOCETHTOOL, ifname, &ifr);
-}
-
-/*
- * Address @ifname with @addr/24 and bring it up with GRO on and TSO off:
- * veth then hands the peer's packets to this side's NAPI context.
- */
-static int veth_setup(const char *ifname, const char *addr)
-{
-	struct ifreq ifr = { 0 };
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
-
-	if (s < 0)
-		return -errno;
-	sin->sin_family = AF_INET;
-	inet_pton(AF_INET, addr, &sin->sin_addr);
-	err = if_call(s, SIOCSIFADDR, ifname, &ifr);
-	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
-	if (!err)
-		err = if_call(s, SIOCSIFNETMASK, ifname, &ifr);
-	if (!err)
-		err = if_call(s, SIOCGIFFLAGS, ifname, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	if (!err)
-		err = if_call(s, SIOCSIFFLAGS, ifname, &ifr);
-	if (!err)
-		err = ethtool_set(s, ifname, ETHTOOL_STSO, 0);
-	if (!err)
-		err = ethtool_set(s, ifname, ETHTOOL_SGRO, 1);
-	close(s);
-	return err;
-}
-
 static void pin_to(int cpu)
 {
 	cpu_set_t set;
@@ -291,7 +242,7 @@ static void peer_main(int ctl, int ack)
 		_exit(1);
 	if (read(ctl, &cmd, 1) != 1)
 		_exit(2);
-	c = veth_setup(VETH_PEER, ADDR_PEER);
+	c = npv_veth_setup(VETH_PEER, ADDR_PEER);
 	if (c) {
 		fprintf(stderr, "peer: setting up %s: %s\n", VETH_PEER, strerror(-c));
 		_exit(2);
@@ -310,29 +261,6 @@ static void peer_main(int ctl, int ack)
 		if (write(c, "x", 1) != 1)
 			_exit(5);
 	_exit(0);
-}
-
-/* BusyPollRxPackets of this network namespace, or -1. */
-static long long busy_poll_rx_packets(void)
-{
-	char names[4096], vals[4096];
-	long long v = -1;
-	FILE *f = fopen("/proc/net/netstat", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(names, sizeof(names), f) && fgets(vals, sizeof(vals), f)) {
-		char *ns, *vs, *n = strtok_r(names, " \n", &ns);
-		char *x = strtok_r(vals, " \n", &vs);
-
-		if (!n || !x || strcmp(n, "TcpExt:"))
-			continue;
-		while ((n = strtok_r(NULL, " \n", &ns)) && (x = strtok_r(NULL, " \n", &vs)))
-			if (!strcmp(n, "BusyPollRxPackets"))
-				v = atoll(x);
-	}
-	fclose(f);
-	return v;
 }
 
 FIXTURE(napi) {
@@ -394,7 +322,7 @@ FIXTURE_SETUP(napi)
 		 VETH_PEER " netns %d", self->peer);
 	ASSERT_EQ(0, system(cmd));
 	self->link = true;
-	c = veth_setup(VETH_HERE, ADDR_HERE);
+	c = npv_veth_setup(VETH_HERE, ADDR_HERE);
 	ASSERT_EQ(0, c) TH_LOG("setting up " VETH_HERE ": %s", strerror(-c));
 	ASSERT_EQ(1, write(self->ctl, "g", 1));
 	ASSERT_EQ(1, read(self->ack, &b, 1));
@@ -489,7 +417,7 @@ TEST_F(napi, read_spins_and_finds_the_data)
 
 	NPT_RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, np_set_busy_poll(self->p, &bp));
-	rx0 = busy_poll_rx_packets();
+	rx0 = npv_busy_poll_rx_packets();
 	ASSERT_LE(0, rx0);
 	atomic_init(&s.sent, 0);
 	ASSERT_EQ(0, pthread_create(&s.th, NULL, sender_fn, &s));
@@ -499,7 +427,7 @@ TEST_F(napi, read_spins_and_finds_the_data)
 		ASSERT_EQ(1, np_read(self->pd, &c, 1)) TH_LOG("round %d", i);
 	}
 	pthread_join(s.th, NULL);
-	rx1 = busy_poll_rx_packets();
+	rx1 = npv_busy_poll_rx_packets();
 	st = busy_stats(self->p);
 	TH_LOG("%d rounds: busy_polls %llu busy_ready %llu BusyPollRxPackets +%lld",
 	       ROUNDS, (unsigned long long)st.busy_polls,
