@@ -79,22 +79,34 @@ struct npoll_poller *npoll_poller_alloc(void)
 ALLOW_ERROR_INJECTION(npoll_poller_alloc, NULL);
 
 /*
- * Take @d out of @p's table; the caller owns the table's reference.  The
- * slot stays reserved (it reads as empty, xa_alloc() skips it): @d's
- * second wait-queue entry is still filed under it in @hooks2 until the
- * teardown, and a registration that took the slot now would file its
- * own there.  npoll_poller_release_slot() frees it after the teardown.
+ * Take @d out of @p's table; the caller owns the table's reference.  A
+ * descriptor with a second wait-queue entry (NPOLL_INFO_HOOK2, final
+ * once it is published) keeps its slot reserved (it reads as empty,
+ * xa_alloc() skips it): that entry is still filed under the slot in
+ * @hooks2 until the teardown, and a registration that took the slot now
+ * would file its own there.  The caller then frees it after the
+ * teardown with npoll_poller_release_slot().  Every other descriptor's
+ * slot is free at once: nothing of it is filed under the index.
+ *
+ * Return: true if the slot stays reserved.
  */
-static void __npoll_poller_remove(struct npoll_poller *p, struct npoll_desc *d)
+static bool __npoll_poller_remove(struct npoll_poller *p, struct npoll_desc *d)
 {
+	bool reserved = atomic_read(&d->info) & NPOLL_INFO_HOOK2;
+
 	lockdep_assert_held(&p->lock);
 	/* A NULL store into an allocating xarray keeps the index reserved. */
-	xa_store(&p->descs, npoll_desc_slot(d), NULL, GFP_KERNEL_ACCOUNT);
+	if (reserved)
+		xa_store(&p->descs, npoll_desc_slot(d), NULL,
+			 GFP_KERNEL_ACCOUNT);
+	else
+		xa_erase(&p->descs, npoll_desc_slot(d));
 	atomic_dec(&p->ndescs);
 	if (atomic_read(&d->info) & NPOLL_INFO_UNIX)
 		atomic_dec(&p->nunix);
 	/* Before a registration of the same file can look for it. */
 	npoll_desc_detach(d);
+	return reserved;
 }
 
 /*
@@ -123,10 +135,12 @@ void npoll_poller_free(struct npoll_poller *p)
 
 	mutex_lock(&p->lock);
 	xa_for_each(&p->descs, index, d) {
-		__npoll_poller_remove(p, d);
+		bool reserved = __npoll_poller_remove(p, d);
+
 		trace_npoll_close(d);
 		npoll_desc_teardown(d);
-		npoll_poller_release_slot(p, index);
+		if (reserved)
+			npoll_poller_release_slot(p, index);
 		npoll_desc_put(d);
 	}
 	mutex_unlock(&p->lock);
@@ -206,6 +220,7 @@ void npoll_poller_flush(struct npoll_poller *p, struct file *file)
 	long count, found = 0;
 	struct npoll_desc *d;
 	unsigned long index;
+	bool reserved;
 
 	if (!atomic_read(&p->nunix))
 		return;
@@ -224,10 +239,11 @@ void npoll_poller_flush(struct npoll_poller *p, struct file *file)
 		if (!(atomic_read(&d->info) & NPOLL_INFO_UNIX) ||
 		    !npoll_unix_queue_refs(d, file))
 			continue;
-		__npoll_poller_remove(p, d);
+		reserved = __npoll_poller_remove(p, d);
 		trace_npoll_close(d);
 		npoll_desc_teardown(d);
-		npoll_poller_release_slot(p, index);
+		if (reserved)
+			npoll_poller_release_slot(p, index);
 		npoll_desc_put(d);
 	}
 out:
@@ -371,6 +387,7 @@ out_put_file:
 int npoll_poller_close_desc(struct npoll_poller *p, u64 handle)
 {
 	struct npoll_desc *d;
+	bool reserved;
 
 	mutex_lock(&p->lock);
 	d = NULL;
@@ -380,12 +397,13 @@ int npoll_poller_close_desc(struct npoll_poller *p, u64 handle)
 		mutex_unlock(&p->lock);
 		return -EBADF;
 	}
-	__npoll_poller_remove(p, d);
+	reserved = __npoll_poller_remove(p, d);
 	mutex_unlock(&p->lock);
 	trace_npoll_close(d);
 
 	npoll_desc_teardown(d);
-	npoll_poller_release_slot(p, npoll_desc_slot(d));
+	if (reserved)
+		npoll_poller_release_slot(p, npoll_desc_slot(d));
 	npoll_desc_put(d);
 	return 0;
 }
