@@ -58,8 +58,11 @@ int bench_ops(op_fn fn, void *ctx, int iters, struct bstat *st);
 enum bench_backend { BK_KERNEL, BK_USER };
 int bench_poller_open(np_poller **p, enum bench_backend b);
 int scale_user_idle(void);	/* the user backend's idle descriptors */
+long sysctl_read(const char *path);	/* -1 if it cannot be read */
+/* Set the sysctl at @path to @v: its value before, or -1. */
+long sysctl_swap(const char *path, long v);
 extern const char *const bench_backend_suffix[];	/* key: "", "_user" */
-extern const char *const bench_backend_label[];	/* label: "", ", user-space backend" */
+extern const char *const bench_backend_label[];	/* label: "", ", user backend" */
 
 /* Results table, JSON, targets (report.c). */
 void rec_add(const char *section, const char *key, const char *label,

@@ -141,23 +141,43 @@ int scale_user_idle(void)
 	return cfg.idle < 100000 ? cfg.idle : 100000;
 }
 
+/* The sysctl at @path, or -1. */
+long sysctl_read(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+long sysctl_swap(const char *path, long v)
+{
+	long old = sysctl_read(path);
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "%ld\n", v);
+	fclose(f);
+	return old;
+}
+
 /*
  * Raise the sysctl at @path to @want if it is lower: fs.nr_open bounds
  * RLIMIT_NOFILE, fs.epoll.max_user_watches the epoll items of one user
  * (4 % of low memory by default: some 440 000 in a 2 GiB guest).
  */
-static void raise_sysctl(const char *path, unsigned long want)
+static void raise_sysctl(const char *path, long want)
 {
-	FILE *f = fopen(path, "r+");
-	unsigned long cur;
+	long cur = sysctl_read(path);
 
-	if (!f)
-		return;
-	if (fscanf(f, "%lu", &cur) == 1 && cur < want) {
-		rewind(f);
-		fprintf(f, "%lu\n", want);
-	}
-	fclose(f);
+	if (cur >= 0 && cur < want)
+		sysctl_swap(path, want);
 }
 
 static void read_line(const char *path, char *buf, size_t len)
@@ -266,9 +286,9 @@ int main(int argc, char **argv)
 	 */
 	rl.rlim_cur = rl.rlim_max = (rlim_t)cfg.idle + 2 * scale_user_idle() +
 				    8 * cfg.sched_conns + 1024;
-	raise_sysctl("/proc/sys/fs/nr_open", (unsigned long)rl.rlim_max);
+	raise_sysctl("/proc/sys/fs/nr_open", (long)rl.rlim_max);
 	raise_sysctl("/proc/sys/fs/epoll/max_user_watches",
-		     (unsigned long)rl.rlim_max + 2UL * cfg.idle);
+		     (long)rl.rlim_max + 2L * cfg.idle);
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		die("setrlimit(RLIMIT_NOFILE, %lu): %s (run as root)",
 		    (unsigned long)rl.rlim_cur, strerror(errno));

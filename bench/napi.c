@@ -43,6 +43,7 @@
 #define NAPI_PORT	5002
 #define NAPI_MSG	64
 #define NAPI_SPIN_US	50		/* SO_BUSY_POLL as gateways set it */
+#define BUSY_POLL_SYSCTL "/proc/sys/net/core/busy_poll"
 
 /*
  * With two CPUs or more the reader runs on CPU 0 and the peer on CPU 1,
@@ -118,16 +119,6 @@ static int napi_batch(void *ctx, int iters)
 	return 0;
 }
 
-static void write_sysctl(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fprintf(f, "%ld\n", v);
-		fclose(f);
-	}
-}
-
 enum napi_busy { NB_NONE, NB_SOCKET, NB_SYSCTL, NB_POLLER };
 
 static void napi_measure(const char *id, const char *label, const char *vid,
@@ -140,6 +131,7 @@ static void napi_measure(const char *id, const char *label, const char *vid,
 	np_poller *p = NULL;
 	struct bstat st;
 	long long rx0, rx1;
+	long busy_was = -1;
 	int one = 1, us = NAPI_SPIN_US, ret = 0;
 
 	snprintf(key, sizeof(key), "napi.%s", id);
@@ -161,13 +153,13 @@ static void napi_measure(const char *id, const char *label, const char *vid,
 	if (!ret)
 		ret = pp_side_open(vid, r.fd, NAPI_MSG, p, &r.side);
 	if (!ret && busy == NB_SYSCTL)
-		write_sysctl("/proc/sys/net/core/busy_poll", NAPI_SPIN_US);
+		busy_was = sysctl_swap(BUSY_POLL_SYSCTL, NAPI_SPIN_US);
 	rx0 = npv_busy_poll_rx_packets();
 	if (!ret)
 		ret = bench_ops(napi_batch, &r, cfg.pp_tcp, &st);
 	rx1 = npv_busy_poll_rx_packets();
-	if (busy == NB_SYSCTL)
-		write_sysctl("/proc/sys/net/core/busy_poll", 0);
+	if (busy_was >= 0)
+		sysctl_swap(BUSY_POLL_SYSCTL, busy_was);
 	if (ret < 0) {
 		rec_na("napi", key, label, "ns", "%s", strerror(-ret));
 	} else {

@@ -207,6 +207,22 @@ static double ratio(const char *num, const char *den)
 	return rec_get(num) / rec_get(den);
 }
 
+/*
+ * The target "@label (@name)": the row @sec.@k.@num over @sec.@k.@den,
+ * for one transport or one deadline length @k of the section @sec.
+ */
+static void ratio_target(const char *spec, const char *sec, const char *k,
+			 const char *name, const char *label, const char *num,
+			 const char *den, enum op op, double limit)
+{
+	char n[96], a[64], b[64];
+
+	snprintf(a, sizeof(a), "%s.%s.%s", sec, k, num);
+	snprintf(b, sizeof(b), "%s.%s.%s", sec, k, den);
+	snprintf(n, sizeof(n), "%s (%s)", label, name);
+	target(spec, n, ratio(a, b), op, limit);
+}
+
 /* The smallest of @n rows, NAN if any is missing. */
 static double best_of(const char *const *keys, size_t n)
 {
@@ -237,7 +253,7 @@ static void compute_targets(void)
 		const char *d, *name;
 	} dl[] = { { "100us", "100 us" }, { "1ms", "1 ms" } };
 	const char *s;
-	char n[96], a[64], b[64], k[3][64];
+	char n[96], a[64], k[3][64];
 	size_t i;
 
 	spec_rows = true;
@@ -254,12 +270,9 @@ static void compute_targets(void)
 		target(s, n, rec_get(a) / best_of(keys, 3), LE, 1.0);
 	}
 	s = "the same without a deadline";
-	for (i = 0; i < 2; i++) {
-		snprintf(a, sizeof(a), "pingpong.%s.np_read", tr[i].t);
-		snprintf(b, sizeof(b), "pingpong.%s.blocking_read", tr[i].t);
-		snprintf(n, sizeof(n), "np_read / blocking read (%s)", tr[i].name);
-		target(s, n, ratio(a, b), LE, 1.03);
-	}
+	for (i = 0; i < 2; i++)
+		ratio_target(s, "pingpong", tr[i].t, tr[i].name, "np_read / blocking read",
+			     "np_read", "blocking_read", LE, 1.03);
 	s = "NAPI path with busy polling on";
 	/*
 	 * Only where both spins received what they waited for: on one vCPU
@@ -284,10 +297,8 @@ static void compute_targets(void)
 		snprintf(a, sizeof(a), "lateness.%s.npoll.early", dl[i].d);
 		snprintf(n, sizeof(n), "npoll deadline wake-ups before the deadline (%s)", dl[i].name);
 		target(s, n, rec_get(a), EQ, 0);
-		snprintf(a, sizeof(a), "lateness.%s.npoll", dl[i].d);
-		snprintf(b, sizeof(b), "lateness.%s.timerfd", dl[i].d);
-		snprintf(n, sizeof(n), "npoll lateness median / timerfd's (%s)", dl[i].name);
-		target(s, n, ratio(a, b), LE, 1.0);
+		ratio_target(s, "lateness", dl[i].d, dl[i].name,
+			     "npoll lateness median / timerfd's", "npoll", "timerfd", LE, 1.0);
 	}
 
 	s = "kernel memory per descriptor";
@@ -310,28 +321,23 @@ static void compute_targets(void)
 	spec_rows = false;
 	s = "the simple peers";
 	for (i = 0; i < 2; i++) {
-		snprintf(a, sizeof(a), "pingpong.%s.np_read_dl", tr[i].t);
-		snprintf(b, sizeof(b), "pingpong.%s.blocking_read", tr[i].t);
-		snprintf(n, sizeof(n), "np_read+deadline / blocking read (%s)", tr[i].name);
-		target(s, n, ratio(a, b), LE, 1.05);
-		snprintf(b, sizeof(b), "pingpong.%s.epoll_et_timerfd", tr[i].t);
-		snprintf(n, sizeof(n), "np_read+deadline / epoll ET+timerfd (%s)", tr[i].name);
-		target(s, n, ratio(a, b), LT, 1.0);
-		snprintf(b, sizeof(b), "pingpong.%s.uring_recv_lt", tr[i].t);
-		snprintf(n, sizeof(n), "np_read+deadline / io_uring recv+link timeout (%s)", tr[i].name);
-		target(s, n, ratio(a, b), LT, 1.0);
-		snprintf(a, sizeof(a), "pingpong.%s.np_read_dl_once", tr[i].t);
-		snprintf(b, sizeof(b), "pingpong.%s.rcvtimeo", tr[i].t);
-		snprintf(n, sizeof(n), "np_read, deadline set once / read, SO_RCVTIMEO set once (%s)",
-			 tr[i].name);
-		target(s, n, ratio(a, b), LE, 1.0);
+		const char *t = tr[i].t, *tn = tr[i].name;
+
+		ratio_target(s, "pingpong", t, tn, "np_read+deadline / blocking read",
+			     "np_read_dl", "blocking_read", LE, 1.05);
+		ratio_target(s, "pingpong", t, tn, "np_read+deadline / epoll ET+timerfd",
+			     "np_read_dl", "epoll_et_timerfd", LT, 1.0);
+		ratio_target(s, "pingpong", t, tn,
+			     "np_read+deadline / io_uring recv+link timeout",
+			     "np_read_dl", "uring_recv_lt", LT, 1.0);
+		ratio_target(s, "pingpong", t, tn,
+			     "np_read, deadline set once / read, SO_RCVTIMEO set once",
+			     "np_read_dl_once", "rcvtimeo", LE, 1.0);
 	}
-	for (i = 0; i < 2; i++) {
-		snprintf(a, sizeof(a), "lateness.%s.npoll", dl[i].d);
-		snprintf(b, sizeof(b), "lateness.%s.epoll_pwait2", dl[i].d);
-		snprintf(n, sizeof(n), "npoll lateness median / epoll_pwait2 (%s)", dl[i].name);
-		target(s, n, ratio(a, b), LE, 0.1);
-	}
+	for (i = 0; i < 2; i++)
+		ratio_target(s, "lateness", dl[i].d, dl[i].name,
+			     "npoll lateness median / epoll_pwait2", "npoll",
+			     "epoll_pwait2", LE, 0.1);
 }
 
 /* --- output ------------------------------------------------------------ */

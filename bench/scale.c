@@ -340,10 +340,14 @@ static void scale_np(enum bench_backend b, const int *efd, np_desc **pds,
 	static struct kmem_snap before;
 	const char *lsfx = bench_backend_label[b];
 	const char *vid = b == BK_USER ? "np_read_dl_user" : "np_read_dl";
-	char label[96], k1[48], kidle[48], kdl[48];
+	const char *mlabel = b == BK_USER ?
+		"npoll descriptor, user backend, kernel only" :
+		"npoll descriptor, kernel slab+vmalloc";
+	char label[96], k1[48], kidle[48], kdl[48], kmem[48];
 	np_poller *p;
 	int i, ret;
 
+	snprintf(kmem, sizeof(kmem), "memory.npoll%s.total", bench_backend_suffix[b]);
 	snprintf(k1, sizeof(k1), "scale.npoll%s.1", bench_backend_suffix[b]);
 	snprintf(kidle, sizeof(kidle), "scale.npoll%s.idle", bench_backend_suffix[b]);
 	snprintf(kdl, sizeof(kdl), "scale.npoll%s.idle_dl", bench_backend_suffix[b]);
@@ -357,14 +361,7 @@ static void scale_np(enum bench_backend b, const int *efd, np_desc **pds,
 		snprintf(label, sizeof(label), "npoll np_read+deadline, idle%s",
 			 lsfx);
 		rec_na("scale", kidle, label, "ns", "%s", strerror(-ret));
-		if (b == BK_KERNEL)
-			rec_na("memory", "memory.npoll.total",
-			       "npoll descriptor, kernel slab+vmalloc", "B",
-			       "%s", strerror(-ret));
-		else
-			rec_na("memory", "memory.npoll_user.total",
-			       "npoll descriptor, user backend, kernel only",
-			       "B", "%s", strerror(-ret));
+		rec_na("memory", kmem, mlabel, "B", "%s", strerror(-ret));
 		return;
 	}
 	settle();
@@ -374,12 +371,7 @@ static void scale_np(enum bench_backend b, const int *efd, np_desc **pds,
 		if (ret < 0)
 			die("np_open #%d%s: %s", i, lsfx, strerror(-ret));
 	}
-	snprintf(label, sizeof(label), "memory.npoll%s.total",
-		 bench_backend_suffix[b]);
-	rec_mem(label, b == BK_USER ?
-		"npoll descriptor, user backend, kernel only" :
-		"npoll descriptor, kernel slab+vmalloc", &before, n,
-		"memory.epoll.total");
+	rec_mem(kmem, mlabel, &before, n, "memory.epoll.total");
 	progress("  %s", kidle);
 	snprintf(label, sizeof(label), "npoll np_read+deadline, +%d idle%s", n,
 		 lsfx);
