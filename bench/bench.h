@@ -29,6 +29,11 @@ struct bench_cfg {
 	int sched_conns;	/* connections of the scheduler section */
 	int sched_cycles;	/* cycles (every connection once) per batch */
 	bool quick;
+	/*
+	 * The xcpu section runs: ping-pong threads pinned to vCPU 0 and 1,
+	 * and bench_ops() brackets every batch with bench_mark().
+	 */
+	bool xcpu;
 };
 extern struct bench_cfg cfg;
 
@@ -49,6 +54,21 @@ int cmp_i64(const void *a, const void *b);
  */
 typedef int (*op_fn)(void *ctx, int iters);
 int bench_ops(op_fn fn, void *ctx, int iters, struct bstat *st);
+
+/*
+ * The marker instruction that bench/vcpu_insns.so (a QEMU plugin) answers
+ * by writing every vCPU's instruction count to the host; a no-op
+ * anywhere else.  bench_mark() executes it and returns its number
+ * (1, 2, ... in the order executed), the plugin's numbering too.  With
+ * cfg.xcpu, bench_ops() leaves the numbers of the markers around each
+ * of its last call's batches in bench_marks.
+ */
+long bench_mark(void);
+struct bench_marks {
+	int n;			/* batches */
+	long begin[64], end[64];
+};
+extern struct bench_marks bench_marks;
 
 /*
  * Open a poller of one backend: the module's (NPOLL_BACKEND=kernel, so
@@ -118,5 +138,6 @@ int pp_tcp_pair(int *cfd, int *sfd);	/* TCP loopback, TCP_NODELAY */
 
 void sec_threads(void);
 void sec_napi(void);
+void sec_xcpu(void);
 
 #endif /* NPOLL_BENCH_H */

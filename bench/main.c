@@ -5,7 +5,10 @@
  *
  *   npoll-bench [--quick] [--idle N] [--json FILE|-] [--only SECTION[,SECTION...]]
  *
- * Sections: pingpong rearm lateness register scale sched threads napi.  --idle sets
+ * Sections: pingpong rearm lateness register scale sched threads napi,
+ * and xcpu, which runs only when --only names it: the ping-pong rows
+ * with the two sides pinned to two vCPUs, for scripts/bench's second
+ * guest (two vCPUs, instructions counted by bench/vcpu_insns.so).  --idle sets
  * the scale section's idle descriptors (1 000 000, --quick 10 000; the
  * user-space backend's rows take at most 100 000 of them).  The table
  * goes to stdout, progress to stderr (lines starting "npoll-bench: ").
@@ -89,6 +92,17 @@ int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+struct bench_marks bench_marks;
+static long marks_done;
+
+long bench_mark(void)
+{
+	/* nopl 0x4e504c4d(%rax): see bench/vcpu_insns.c. */
+	__asm__ volatile(".byte 0x0f, 0x1f, 0x80, 0x4d, 0x4c, 0x50, 0x4e"
+			 ::: "memory");
+	return ++marks_done;
+}
+
 int bench_ops(op_fn fn, void *ctx, int iters, struct bstat *st)
 {
 	double per[64];
@@ -96,16 +110,22 @@ int bench_ops(op_fn fn, void *ctx, int iters, struct bstat *st)
 
 	if (nb > 64)
 		nb = 64;
+	bench_marks.n = 0;
 	ret = fn(ctx, iters / 5 + 1);
 	if (ret < 0)
 		return ret;
 	for (b = 0; b < nb; b++) {
 		int64_t t0 = now_ns();
 
+		if (cfg.xcpu)
+			bench_marks.begin[b] = bench_mark();
 		ret = fn(ctx, iters);
+		if (cfg.xcpu)
+			bench_marks.end[b] = bench_mark();
 		if (ret < 0)
 			return ret;
 		per[b] = (double)(now_ns() - t0) / iters;
+		bench_marks.n = cfg.xcpu ? b + 1 : 0;
 	}
 	qsort(per, nb, sizeof(per[0]), cmp_double);
 	st->med = per[nb / 2];
@@ -226,7 +246,7 @@ static bool want(const char *only, const char *name)
 static void usage(void)
 {
 	fprintf(stderr, "usage: npoll-bench [--quick] [--idle N] [--json FILE|-] "
-		"[--only pingpong,rearm,lateness,register,scale,sched,threads,napi]\n");
+		"[--only pingpong,rearm,lateness,register,scale,sched,threads,napi,xcpu]\n");
 	exit(2);
 }
 
@@ -235,15 +255,17 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		void (*fn)(void);
+		bool named_only;	/* runs only when --only names it */
 	} sections[] = {
-		{ "pingpong", sec_pingpong },
-		{ "rearm", sec_rearm },
-		{ "lateness", sec_lateness },
-		{ "register", sec_register },
-		{ "scale", sec_scale },
-		{ "sched", sec_sched },
-		{ "threads", sec_threads },
-		{ "napi", sec_napi },
+		{ "pingpong", sec_pingpong, false },
+		{ "rearm", sec_rearm, false },
+		{ "lateness", sec_lateness, false },
+		{ "register", sec_register, false },
+		{ "scale", sec_scale, false },
+		{ "sched", sec_sched, false },
+		{ "threads", sec_threads, false },
+		{ "napi", sec_napi, false },
+		{ "xcpu", sec_xcpu, true },
 	};
 	const char *json = NULL, *only = NULL;
 	int idle = 0;
@@ -305,7 +327,8 @@ int main(int argc, char **argv)
 	env_set("policy", "SCHED_BATCH");
 	describe_env();
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-		if (!want(only, sections[i].name))
+		if (!want(only, sections[i].name) ||
+		    (sections[i].named_only && !only))
 			continue;
 		progress("[%zu/%zu] %s", i + 1,
 			 sizeof(sections) / sizeof(sections[0]),

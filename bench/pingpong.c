@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -601,6 +602,71 @@ static void *echo_main(void *arg)
 	}
 }
 
+/* The echo thread; on vCPU 1 in the xcpu section (the measured side on 0). */
+static int echo_start(struct pp *pp)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int ret;
+
+	ret = pthread_attr_init(&attr);
+	if (ret)
+		return ret;
+	if (cfg.xcpu) {
+		CPU_ZERO(&set);
+		CPU_SET(1, &set);
+		ret = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	if (!ret)
+		ret = pthread_create(&pp->echo, &attr, echo_main, pp);
+	pthread_attr_destroy(&attr);
+	return ret;
+}
+
+/*
+ * System-wide context switches (/proc/stat "ctxt") and inter-processor
+ * interrupts (/proc/interrupts: rescheduling and function-call IPIs of
+ * every CPU).
+ */
+struct sys_counts {
+	long ctxt, ipis;
+};
+
+static struct sys_counts sys_counts(void)
+{
+	struct sys_counts c = { 0, 0 };
+	char line[4096];
+	FILE *f;
+
+	f = fopen("/proc/stat", "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "ctxt %ld", &c.ctxt) == 1)
+				break;
+		fclose(f);
+	}
+	f = fopen("/proc/interrupts", "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			char *p = line, *end;
+
+			while (*p == ' ')
+				p++;
+			if (strncmp(p, "RES:", 4) && strncmp(p, "CAL:", 4))
+				continue;
+			for (p += 4;; p = end) {
+				long v = strtol(p, &end, 10);
+
+				if (end == p)
+					break;
+				c.ipis += v;
+			}
+		}
+		fclose(f);
+	}
+	return c;
+}
+
 /* What a variant's setup made: descriptor, poller, ring, timerfd, epoll. */
 static void pp_unsetup(struct pp *pp)
 {
@@ -701,6 +767,7 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 	struct pp_run run = { .pp = &pp, .v = v };
 	const char *unit = "ns";
 	struct rusage r0, r1;
+	struct sys_counts sys0, sys1;
 	struct bstat st;
 	int sv[2], ret, iters;
 
@@ -725,16 +792,32 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 		pp_teardown(&pp);
 		return;
 	}
-	ret = pthread_create(&pp.echo, NULL, echo_main, &pp);
+	ret = echo_start(&pp);
 	if (ret)
 		die("pthread_create: %s", strerror(ret));
 	pp.echo_started = true;
 	iters = t == PP_UNIX ? cfg.pp_unix : cfg.pp_tcp;
 	getrusage(RUSAGE_THREAD, &r0);
+	sys0 = sys_counts();
 	ret = bench_ops(pp_batch, &run, iters, &st);
+	sys1 = sys_counts();
 	getrusage(RUSAGE_THREAD, &r1);
 	if (ret < 0) {
 		rec_na(section, key, label, unit, "%s", strerror(-ret));
+	} else if (cfg.xcpu) {
+		double n = (double)iters * cfg.batches + iters / 5 + 1;
+		int b;
+
+		rec_add(section, key, label, unit, &st, base);
+		rec_cols("host time; switches/rt %.2f, IPIs/rt %.2f",
+			 (sys1.ctxt - sys0.ctxt) / n, (sys1.ipis - sys0.ipis) / n);
+		rec_extra(", \"iters\": %d, \"switches_per_rt\": %.3f, \"ipis_per_rt\": %.3f, \"marks\": [",
+			  iters, (sys1.ctxt - sys0.ctxt) / n,
+			  (sys1.ipis - sys0.ipis) / n);
+		for (b = 0; b < bench_marks.n; b++)
+			rec_extra("%s[%ld, %ld]", b ? ", " : "",
+				  bench_marks.begin[b], bench_marks.end[b]);
+		rec_extra("]");
 	} else {
 		/* Context switches of the measured thread per round trip. */
 		double n = (double)iters * cfg.batches + iters / 5 + 1;
@@ -751,7 +834,8 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 	pp_teardown(&pp);
 }
 
-void sec_pingpong(void)
+/* Every variant over both transports, as rows of sections @prefix.unix/.tcp. */
+static void pp_rows(const char *prefix)
 {
 	static const struct {
 		enum pp_transport t;
@@ -761,7 +845,7 @@ void sec_pingpong(void)
 	size_t i, j;
 
 	for (i = 0; i < 2; i++) {
-		snprintf(section, sizeof(section), "pingpong.%s", tr[i].name);
+		snprintf(section, sizeof(section), "%s.%s", prefix, tr[i].name);
 		snprintf(base, sizeof(base), "%s.blocking_read", section);
 		for (j = 0; j < sizeof(variants) / sizeof(variants[0]); j++) {
 			snprintf(key, sizeof(key), "%s.%s", section,
@@ -771,4 +855,43 @@ void sec_pingpong(void)
 				   key, variants[j].label, base);
 		}
 	}
+}
+
+void sec_pingpong(void)
+{
+	pp_rows("pingpong");
+}
+
+/*
+ * The ping-pong rows with the measured side on vCPU 0 and the echo
+ * thread on vCPU 1: every round trip crosses CPUs twice, with the
+ * wake-up IPIs and the remote wake-ups of a real gateway.  The host
+ * turns the markers around each batch into instructions per round trip
+ * (scripts/bench, bench/xcpu.py); the ns figures here are host time.
+ */
+void sec_xcpu(void)
+{
+	cpu_set_t set, was;
+	int pp_unix = cfg.pp_unix, pp_tcp = cfg.pp_tcp;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		rec_na("xcpu.unix", "xcpu.unix.blocking_read", "blocking read (the floor)",
+		       "ns", "one vCPU: run scripts/bench, whose second guest has two");
+		return;
+	}
+	if (sched_getaffinity(0, sizeof(was), &was) < 0)
+		die("sched_getaffinity: %s", strerror(errno));
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		die("sched_setaffinity: %s", strerror(errno));
+	/* A cross-CPU round trip costs host time: a fifth of the batch. */
+	cfg.pp_unix = pp_unix / 5;
+	cfg.pp_tcp = pp_tcp / 5;
+	cfg.xcpu = true;
+	pp_rows("xcpu");
+	cfg.xcpu = false;
+	cfg.pp_unix = pp_unix;
+	cfg.pp_tcp = pp_tcp;
+	sched_setaffinity(0, sizeof(was), &was);
 }
