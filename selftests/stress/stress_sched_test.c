@@ -114,6 +114,7 @@ struct slot {
 	atomic_int closed;	/* NPOLL_IOC_CLOSE returned this round */
 	bool has[ACT_NR], timer[NMODES];
 	bool closing, touched, reopen;
+	bool cleared;		/* deadlines cleared by check_kept_readiness() */
 	struct mstate m[NMODES];
 };
 
@@ -138,6 +139,13 @@ struct race {
 	unsigned int park_delay;
 	int park_ret;
 	atomic_uint seq, rdone, pdone;
+	/*
+	 * The racer's part of the restore: rseq counts the requests, the
+	 * racer answers with rsdone and its failure (rs_err, in slot rs_bad).
+	 */
+	atomic_uint rseq, rsdone;
+	const char *rs_err;
+	int rs_bad;
 	atomic_uint prog;	/* slots the owner has started, all rounds */
 	atomic_int quit;
 	pthread_t racer, parker;
@@ -145,6 +153,7 @@ struct race {
 	long count[NMODES][5];	/* outcomes seen, by NPOLL_* value */
 	long nblock;		/* harvests that had to wait */
 	int64_t block_ns;	/* and how long they took */
+	int64_t phase_ns[4];	/* the owner's time: race, collect, end, restore */
 };
 
 static int raw_stats(int dev, struct npoll_stats *st)
@@ -192,16 +201,37 @@ static int do_act(struct race *c, struct slot *s, int act, int64_t ext)
 	return -EINVAL;
 }
 
+static const char *restore_slots(struct race *c, int first, int step, int *bad);
+
 static void *racer_fn(void *arg)
 {
 	struct race *c = arg;
 	unsigned int seen = 0;
 
+	unsigned int rseen = 0;
+
 	stress_pin(1);
 	for (;;) {
-		seen = stress_wait_change(&c->seq, seen, c->yield, 0);
+		unsigned long spins = 0;
+
+		/* The next round's actions, or the odd slots' restore. */
+		while (atomic_load_explicit(&c->seq, memory_order_acquire) == seen &&
+		       atomic_load_explicit(&c->rseq, memory_order_acquire) == rseen &&
+		       !atomic_load(&c->quit)) {
+			if (c->yield || ++spins > 1000000)
+				sched_yield();
+			else
+				stress_relax(16);
+		}
 		if (atomic_load(&c->quit))
 			break;
+		if (atomic_load_explicit(&c->rseq, memory_order_acquire) != rseen) {
+			rseen = atomic_load(&c->rseq);
+			c->rs_err = restore_slots(c, 1, 2, &c->rs_bad);
+			atomic_store_explicit(&c->rsdone, rseen, memory_order_release);
+			continue;
+		}
+		seen = atomic_load(&c->seq);
 		for (int i = 0; i < c->n; i++) {
 			struct step *s = &c->s[i];
 			/* Keep pace: act on a slot once the owner is at it. */
@@ -272,7 +302,7 @@ static int slot_register(struct race *c, int i)
 	struct slot *s = &c->slot[i];
 	int r;
 
-	s->user = ++c->gen << 8 | (uint64_t)i;
+	s->user = __atomic_add_fetch(&c->gen, 1, __ATOMIC_RELAXED) << 8 | (uint64_t)i;
 	r = npt_raw_open(c->dev, s->fd, s->user, &s->h);
 	if (r)
 		return r;
@@ -619,43 +649,64 @@ static int check_kept_readiness(struct race *c, struct slot *s, bool *cleared)
  * no deadline, no pending readiness.  Readiness is dropped only where
  * this round left some by its account (made and not taken): a stale
  * edge the kernel kept against that account makes the next arm of the
- * mode return at once, which the next round reports.
+ * mode return at once, which the next round reports.  @cleared: the
+ * deadlines are cleared already.  NULL, or what failed.
+ *
+ * The owner restores the even slots and the racer the odd ones at the
+ * same time (restore_half()): each slot's file, handle and state are
+ * its own, and the cookie counter is atomic.
  */
-static void restore_slot(struct __test_metadata *_metadata, struct race *c,
-			 int si, bool cleared)
+static const char *restore_slot(struct race *c, int si)
 {
 	struct slot *s = &c->slot[si];
 	bool pending[NMODES];
 
 	for (int i = 0; i < NMODES; i++)
 		pending[i] = s->m[i].made > s->m[i].consumed;
-	if (s->reopen && !atomic_load(&s->closed))
-		ASSERT_EQ(0, npt_raw_handle(c->dev, NPOLL_IOC_CLOSE, s->h));
+	if (s->reopen && !atomic_load(&s->closed) &&
+	    npt_raw_handle(c->dev, NPOLL_IOC_CLOSE, s->h))
+		return "NPOLL_IOC_CLOSE of a slot to re-register failed";
 	if (c->kind == K_EVENTFD) {
 		uint64_t v = 1;
 		int cnt = 1 + s->m[0].made - s->m[1].made;
 
 		if (cnt == 0) {
-			ASSERT_EQ(8, write(s->fd, &v, 8));
+			if (write(s->fd, &v, 8) != 8)
+				return "restoring the eventfd's count failed";
 			pending[0] = true;
 		}
 		for (; cnt > 1; cnt--) {
-			ASSERT_EQ(8, read(s->fd, &v, 8));
+			if (read(s->fd, &v, 8) != 8)
+				return "restoring the eventfd's count failed";
 			pending[1] = true;
 		}
-	} else {
-		ASSERT_TRUE(drain_exact(s->fd, s->m[0].made));
+	} else if (!drain_exact(s->fd, s->m[0].made)) {
+		return "draining the bytes the round sent failed";
 	}
-	if (s->reopen) {
-		ASSERT_EQ(0, slot_register(c, si));
-		return;
-	}
-	if (s->touched && !cleared)
-		ASSERT_EQ(0, npt_raw_deadline(c->dev, s->h, 0, NPOLL_MODE_RW, 0));
+	if (s->reopen)
+		return slot_register(c, si) ? "re-registering a slot failed" : NULL;
+	if (s->touched && !s->cleared &&
+	    npt_raw_deadline(c->dev, s->h, 0, NPOLL_MODE_RW, 0))
+		return "clearing a slot's deadlines failed";
 	for (int i = 0; i < NMODES; i++)
-		if (pending[i])
-			ASSERT_EQ(NPOLL_OK, npt_raw_wait(c->dev, NPOLL_IOC_RESET,
-							 s->h, i + 1, 0));
+		if (pending[i] && npt_raw_wait(c->dev, NPOLL_IOC_RESET, s->h,
+					       i + 1, 0) != NPOLL_OK)
+			return "NPOLL_IOC_RESET of a slot failed";
+	return NULL;
+}
+
+/* Restore the slots @first, @first + @step, ...; the first failing in *@bad. */
+static const char *restore_slots(struct race *c, int first, int step, int *bad)
+{
+	for (int i = first; i < c->nslots; i += step) {
+		const char *err = restore_slot(c, i);
+
+		if (err) {
+			*bad = i;
+			return err;
+		}
+	}
+	return NULL;
 }
 
 /* One round over every slot; fails the test on the first inconsistency. */
@@ -667,6 +718,7 @@ static void race_round(struct __test_metadata *_metadata, struct race *c,
 	const char *err;
 	int nown = 0, i, r, bad = 0;
 	unsigned int seq;
+	int64_t tp;
 
 #define ROUND_FAIL(si, msg) do {					\
 	log_slot(_metadata, c, round, (si), own, nown);			\
@@ -684,6 +736,7 @@ static void race_round(struct __test_metadata *_metadata, struct race *c,
 	c->park_delay = stress_rnd(rng) % 2 ? stress_rnd(rng) % c->delay_max : 0;
 
 	/* Go: slot by slot, the racer following. */
+	tp = npoll_test_now();
 	seq = atomic_load(&c->seq) + 1;
 	atomic_store_explicit(&c->seq, seq, memory_order_release);
 	for (int si = 0; si < c->nslots; si++) {
@@ -745,12 +798,16 @@ static void race_round(struct __test_metadata *_metadata, struct race *c,
 			ROUND_FAIL(st->slot, "an action failed");
 	}
 
+	c->phase_ns[0] += npoll_test_now() - tp;
+	tp = npoll_test_now();
 	/* Completed actions that decide a mode: their outcome must come. */
 	err = collect(c, seq, true, &bad);
 	if (!err)
 		err = harvest(c, 0, &bad);
 	if (err)
 		ROUND_FAIL(bad, err);
+	c->phase_ns[1] += npoll_test_now() - tp;
+	tp = npoll_test_now();
 	for (i = 0; i < c->nslots; i++)
 		if (end_undecided(c, i, seq, rng))
 			ROUND_FAIL(i, "ending an undecided mode failed");
@@ -778,10 +835,12 @@ static void race_round(struct __test_metadata *_metadata, struct race *c,
 			ROUND_FAIL(0, "parked wait's outcome not explained by the slot's actions");
 	}
 
+	c->phase_ns[2] += npoll_test_now() - tp;
+	tp = npoll_test_now();
 	for (i = 0; i < c->nslots; i++) {
 		struct slot *s = &c->slot[i];
-		bool cleared = false;
 
+		s->cleared = false;
 		for (int j = 0; j < NMODES; j++) {
 			int o = s->m[j].pending ? s->m[j].event : s->m[j].ret;
 
@@ -792,13 +851,31 @@ static void race_round(struct __test_metadata *_metadata, struct race *c,
 		}
 		s->reopen |= s->closing;
 		if (!s->reopen) {
-			r = check_kept_readiness(c, s, &cleared);
+			r = check_kept_readiness(c, s, &s->cleared);
 			if (r)
 				ROUND_FAIL(i, r == 1 ? "read readiness lost after a timeout outcome" :
 					   "write readiness lost after a timeout outcome");
 		}
-		restore_slot(_metadata, c, i, cleared);
 	}
+	/* Restore: the racer takes the odd slots while the owner does the even. */
+	if (c->nslots > 1) {
+		unsigned int rs = atomic_load(&c->rseq) + 1;
+
+		atomic_store_explicit(&c->rseq, rs, memory_order_release);
+		err = restore_slots(c, 0, 2, &bad);
+		if (err)
+			ROUND_FAIL(bad, err);
+		if (stress_wait_change(&c->rsdone, rs - 1, c->yield,
+				       npoll_test_now() + NPT_PATIENCE) != rs)
+			ROUND_FAIL(0, "racer did not finish its restore (hung)");
+		if (c->rs_err)
+			ROUND_FAIL(c->rs_bad, c->rs_err);
+	} else {
+		err = restore_slots(c, 0, 1, &bad);
+		if (err)
+			ROUND_FAIL(bad, err);
+	}
+	c->phase_ns[3] += npoll_test_now() - tp;
 #undef ROUND_FAIL
 }
 
@@ -828,7 +905,7 @@ FIXTURE_VARIANT(srace) {
 FIXTURE_VARIANT_ADD(srace, eventfd) {
 	.name = "srace.eventfd.outcomes_match_actions",
 	.kind = K_EVENTFD, .nslots = 32,
-	.arm_w = true, .iters = 26000, .debug_iters = 1000,
+	.arm_w = true, .iters = 30000, .debug_iters = 30000,
 };
 
 /* AF_UNIX stream: readiness from the peer's write; write mode full. */
@@ -942,6 +1019,9 @@ TEST_F_TIMEOUT(srace, outcomes_match_actions, 1200)
 	TH_LOG("%ld rounds of %d; ioctl %lld ns, delays up to %u spins; %ld harvests waited, %lld ms in all",
 	       rounds, c->nslots, (long long)c->ioctl_ns, c->delay_max,
 	       c->nblock, (long long)(c->block_ns / NPT_MS));
+	TH_LOG("owner's time: race %lld ms, collect %lld ms, end %lld ms, restore %lld ms",
+	       (long long)(c->phase_ns[0] / NPT_MS), (long long)(c->phase_ns[1] / NPT_MS),
+	       (long long)(c->phase_ns[2] / NPT_MS), (long long)(c->phase_ns[3] / NPT_MS));
 	for (i = 0; i < NMODES; i++)
 		TH_LOG("mode %ld: ok %ld closing %ld timeout %ld (registrations %lu)",
 		       i + 1, c->count[i][NPOLL_OK], c->count[i][NPOLL_ERR_CLOSING],
