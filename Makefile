@@ -266,7 +266,8 @@ dkms-uninstall:
 
 # --- fuzz and KCSAN (Documentation/reliability.rst) --------------------------
 #
-#   make fuzz           the ioctl fuzzer on the debug guest, FUZZ_CALLS calls
+#   make fuzz           the ioctl fuzzer on the debug guest, FUZZ_CALLS calls,
+#                       and the fault-injection sweeps at FAULT_FILL levels
 #   make check-kcsan    every selftest and the KUnit suites on a KCSAN guest
 #                       kernel (built once, cached); fails on any report
 #   make kcsan-module   module built against the KCSAN guest kernel
@@ -274,12 +275,15 @@ dkms-uninstall:
 #                       suite on the debug guest (build/coverage/html)
 
 FUZZ_CALLS ?= 2000000
+# The fault-injection sweeps of make fuzz: at these fill levels of the
+# poller (selftests/fault_test.c), make check's at 0 only.
+FAULT_FILL ?= 0,1,63,64,65,4095,4096,4097
 
 .PHONY: fuzz
 fuzz: userlib selftests debug-module
 	scripts/vm-run --kernel debug --timeout 14400 -- \
-		env NPOLL_FUZZ_CALLS=$(FUZZ_CALLS) NPOLL_UNPRIV=0 \
-		run-guest-tests selftests/fuzz/fuzz_test
+		env NPOLL_FUZZ_CALLS=$(FUZZ_CALLS) NPOLL_FAULT_FILL=$(FAULT_FILL) \
+		NPOLL_UNPRIV=0 run-guest-tests selftests/fuzz/fuzz_test selftests/fault_test
 
 .PHONY: kcsan-module
 kcsan-module:

@@ -29,12 +29,31 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <linux/npoll.h>
+
 #include "bench.h"
 #include "../selftests/npoll_veth.h"
+
+/*
+ * The poller's busy-poll counters: waits that spun, and those whose
+ * readiness came while they spun.  Zero without a module poller.
+ */
+static void busy_counts(np_poller *p, double *polls, double *ready)
+{
+	struct npoll_stats st = { 0 };
+
+	*polls = *ready = 0;
+	if (p && np_poller_fd(p) >= 0 &&
+	    ioctl(np_poller_fd(p), NPOLL_IOC_STATS, &st) == 0) {
+		*polls = (double)st.busy_polls;
+		*ready = (double)st.busy_ready;
+	}
+}
 
 #define NAPI_HERE	"npbench0"
 #define NAPI_PEER	"npbench1"
@@ -131,6 +150,7 @@ static void napi_measure(const char *id, const char *label, const char *vid,
 	np_poller *p = NULL;
 	struct bstat st;
 	long long rx0, rx1;
+	double polls0, ready0, polls1, ready1;
 	long busy_was = -1;
 	int one = 1, us = NAPI_SPIN_US, ret = 0;
 
@@ -155,8 +175,10 @@ static void napi_measure(const char *id, const char *label, const char *vid,
 	if (!ret && busy == NB_SYSCTL)
 		busy_was = sysctl_swap(BUSY_POLL_SYSCTL, NAPI_SPIN_US);
 	rx0 = npv_busy_poll_rx_packets();
+	busy_counts(p, &polls0, &ready0);
 	if (!ret)
 		ret = bench_ops(napi_batch, &r, cfg.pp_tcp, &st);
+	busy_counts(p, &polls1, &ready1);
 	rx1 = npv_busy_poll_rx_packets();
 	if (busy_was >= 0)
 		sysctl_swap(BUSY_POLL_SYSCTL, busy_was);
@@ -166,10 +188,18 @@ static void napi_measure(const char *id, const char *label, const char *vid,
 		double n = (double)cfg.pp_tcp * cfg.batches + cfg.pp_tcp / 5 + 1;
 
 		rec_add("napi", key, label, "ns", &st, "napi.blocking_read");
-		rec_cols("min %.0f max %.0f, BusyPollRxPackets/rt %.2f", st.min,
-			 st.max, rx0 < 0 ? NAN : (double)(rx1 - rx0) / n);
+		if (p)
+			rec_cols("min %.0f max %.0f, BusyPollRxPackets/rt %.2f, npoll spins/rt %.2f (%.2f ready)",
+				 st.min, st.max, rx0 < 0 ? NAN : (double)(rx1 - rx0) / n,
+				 (polls1 - polls0) / n, (ready1 - ready0) / n);
+		else
+			rec_cols("min %.0f max %.0f, BusyPollRxPackets/rt %.2f", st.min,
+				 st.max, rx0 < 0 ? NAN : (double)(rx1 - rx0) / n);
 		rec_extra(", \"busy_poll_rx_per_rt\": %.3f",
 			  rx0 < 0 ? NAN : (double)(rx1 - rx0) / n);
+		if (p)
+			rec_extra(", \"npoll_spins_per_rt\": %.3f, \"npoll_spins_ready_per_rt\": %.3f",
+				  (polls1 - polls0) / n, (ready1 - ready0) / n);
 		snprintf(key + strlen(key), sizeof(key) - strlen(key), ".busy_rx");
 		rec_hidden(key, rx0 < 0 ? NAN : (double)(rx1 - rx0));
 	}

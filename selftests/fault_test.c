@@ -17,10 +17,16 @@
  * fail_function also fails the module's own allocation helpers by name
  * (npoll_poller_alloc, npoll_desc_alloc, npoll_hook2_alloc: the module
  * marks them with ALLOW_ERROR_INJECTION).
+ * The registration and descriptor sweeps run at each fill level of
+ * NPOLL_FAULT_FILL (a comma list; default 0): that many descriptors are
+ * registered in the poller first, so that the swept call meets the
+ * handle table at another shape (its first node, a full node, a new
+ * level).  make check sweeps at 0; make fuzz at 0,1,63,64,65,4095,4096,4097.
  * Root only (the capabilities' knobs are in debugfs); skipped where the
  * kernel has no fault injection.
  */
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
@@ -149,60 +155,150 @@ FIXTURE_TEARDOWN(fault)
 		close(self->dev);
 }
 
-static void report(const char *path, long n)
+/* "# FAULTS <path>[@fill<K>] injected=N": the figure scripts/check adds up. */
+static void report(const char *path, long fill, long n)
 {
-	fprintf(stderr, "# FAULTS %s injected=%ld\n", path, n);
+	if (fill)
+		fprintf(stderr, "# FAULTS %s@fill%ld injected=%ld\n", path, fill, n);
+	else
+		fprintf(stderr, "# FAULTS %s injected=%ld\n", path, n);
+}
+
+#define FI_MAX_FILLS	16
+#define FI_MAX_FILL	100000
+
+/* The fill levels of NPOLL_FAULT_FILL into @lv; their number (at least 1). */
+static int fill_levels(long *lv)
+{
+	const char *s = getenv("NPOLL_FAULT_FILL");
+	int n = 0;
+
+	while (s && *s && n < FI_MAX_FILLS) {
+		char *end;
+		long v = strtol(s, &end, 10);
+
+		if (end == s || v < 0 || v > FI_MAX_FILL)
+			break;
+		lv[n++] = v;
+		if (*end != ',')
+			break;
+		s = end + 1;
+	}
+	if (!n)
+		lv[n++] = 0;
+	return n;
+}
+
+/* Descriptors registered before a sweep: @n eventfds. */
+struct fill {
+	long n;
+	int *fd;
+	uint64_t *h;
+};
+
+static bool fill_open(int dev, struct fill *f, long n)
+{
+	struct rlimit rl;
+
+	memset(f, 0, sizeof(*f));
+	if (!n)
+		return true;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 256) {
+		rl.rlim_cur = (rlim_t)n + 256;
+		if (rl.rlim_max < rl.rlim_cur)
+			rl.rlim_max = rl.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			return false;
+	}
+	f->fd = calloc((size_t)n, sizeof(*f->fd));
+	f->h = calloc((size_t)n, sizeof(*f->h));
+	if (!f->fd || !f->h)
+		return false;
+	for (; f->n < n; f->n++) {
+		f->fd[f->n] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (f->fd[f->n] < 0)
+			return false;
+		if (npt_raw_open(dev, f->fd[f->n], 1000000 + f->n, &f->h[f->n])) {
+			close(f->fd[f->n]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Deregister and close what fill_open() made; false if a close failed. */
+static bool fill_close(int dev, struct fill *f)
+{
+	bool ok = true;
+
+	for (long i = 0; i < f->n; i++) {
+		ok &= !npt_raw_handle(dev, NPOLL_IOC_CLOSE, f->h[i]);
+		close(f->fd[i]);
+	}
+	free(f->fd);
+	free(f->h);
+	memset(f, 0, sizeof(*f));
+	return ok;
 }
 
 /* Registration of files with one and with two wait queues. */
-TEST_F_TIMEOUT(fault, open_registers_or_fails_cleanly, 600)
+TEST_F_TIMEOUT(fault, open_registers_or_fails_cleanly, 3600)
 {
 	static const int allowed[] = { ENOMEM, EFAULT, 0 };
 	const char *fifo = "/tmp/npoll-fault-fifo";
-	long n = 0;
+	long lv[FI_MAX_FILLS];
+	int nl = fill_levels(lv);
 
 	NPT_RETURN_IF_SKIPPED();
 
 	unlink(fifo);
 	ASSERT_EQ(0, mkfifo(fifo, 0600));
-	for (int kind = 0; kind < 2; kind++) {
-		/* An eventfd: one queue; a FIFO opened O_RDWR: two. */
-		int fd = kind ? open(fifo, O_RDWR | O_CLOEXEC | O_NONBLOCK) :
-				eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		unsigned int nth;
+	for (int l = 0; l < nl; l++) {
+		struct fill fill;
+		long n = 0;
 
-		ASSERT_LE(0, fd);
-		for (nth = 1; nth < FI_MAX_NTH; nth++) {
-			long before = descs(self->dev);
-			uint64_t h = 0;
-			bool fired;
-			int r;
+		ASSERT_TRUE(fill_open(self->dev, &fill, lv[l]));
+		for (int kind = 0; kind < 2; kind++) {
+			/* An eventfd: one queue; a FIFO opened O_RDWR: two. */
+			int fd = kind ? open(fifo, O_RDWR | O_CLOEXEC | O_NONBLOCK) :
+					eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			unsigned int nth;
 
-			ASSERT_TRUE(fi_nth(nth));
-			r = npt_raw_open(self->dev, fd, nth, &h);
-			fired = fi_fired();
-			ASSERT_TRUE(errno_ok(r, allowed)) {
-				TH_LOG("kind %d, point %u: open returned %d",
-				       kind, nth, r);
+			ASSERT_LE(0, fd);
+			for (nth = 1; nth < FI_MAX_NTH; nth++) {
+				long before = descs(self->dev);
+				uint64_t h = 0;
+				bool fired;
+				int r;
+
+				ASSERT_TRUE(fi_nth(nth));
+				r = npt_raw_open(self->dev, fd, nth, &h);
+				fired = fi_fired();
+				ASSERT_TRUE(errno_ok(r, allowed)) {
+					TH_LOG("fill %ld, kind %d, point %u: open returned %d",
+					       lv[l], kind, nth, r);
+				}
+				EXPECT_EQ(before + (r == 0), descs(self->dev));
+				if (r == 0)
+					ASSERT_EQ(0, npt_raw_handle(self->dev,
+								    NPOLL_IOC_CLOSE, h));
+				ASSERT_TRUE(poller_usable(self->dev)) {
+					TH_LOG("fill %ld, kind %d, point %u: poller unusable after %d",
+					       lv[l], kind, nth, r);
+				}
+				if (!fired)
+					break;
+				n++;
 			}
-			EXPECT_EQ(before + (r == 0), descs(self->dev));
-			if (r == 0)
-				ASSERT_EQ(0, npt_raw_handle(self->dev,
-							    NPOLL_IOC_CLOSE, h));
-			ASSERT_TRUE(poller_usable(self->dev)) {
-				TH_LOG("kind %d, point %u: poller unusable after %d",
-				       kind, nth, r);
-			}
-			if (!fired)
-				break;
-			n++;
+			ASSERT_LT(nth, FI_MAX_NTH);
+			close(fd);
 		}
-		ASSERT_LT(nth, FI_MAX_NTH);
-		close(fd);
+		report("open", lv[l], n);
+		EXPECT_EQ(lv[l], descs(self->dev));
+		ASSERT_TRUE(fill_close(self->dev, &fill));
+		EXPECT_EQ(0, descs(self->dev));
 	}
 	unlink(fifo);
-	report("open", n);
-	EXPECT_EQ(0, descs(self->dev));
 	close(self->dev);
 	self->dev = -1;
 	stress_expect_slab_base(_metadata, self->slab_base);
@@ -237,7 +333,7 @@ TEST_F_TIMEOUT(fault, device_open_succeeds_or_fails_cleanly, 600)
 		n++;
 	}
 	ASSERT_LT(nth, FI_MAX_NTH);
-	report("device_open", n);
+	report("device_open", 0, n);
 }
 
 /*
@@ -245,7 +341,7 @@ TEST_F_TIMEOUT(fault, device_open_succeeds_or_fails_cleanly, 600)
  * copy to user space), wait with an expired deadline, I/O on a socket,
  * stats, unblock and close.
  */
-TEST_F_TIMEOUT(fault, descriptor_calls_fail_cleanly, 600)
+TEST_F_TIMEOUT(fault, descriptor_calls_fail_cleanly, 3600)
 {
 	static const int allowed[] = { ENOMEM, EFAULT, 0 };
 	enum { C_DEADLINE, C_ARM_POLL, C_WAIT, C_IO, C_STATS, C_UNBLOCK,
@@ -253,13 +349,19 @@ TEST_F_TIMEOUT(fault, descriptor_calls_fail_cleanly, 600)
 	static const char *const name[C_NR] = {
 		"deadline", "arm_poll", "wait", "io", "stats", "unblock", "close",
 	};
-	long total = 0;
+	long total = 0, lv[FI_MAX_FILLS];
+	int nl = fill_levels(lv);
+	struct fill fill;
 
 	NPT_RETURN_IF_SKIPPED();
 
-	for (int c = 0; c < C_NR; c++) {
+	for (int lc = 0; lc < nl * C_NR; lc++) {
+		int l = lc / C_NR, c = lc % C_NR;
 		unsigned int nth;
 		long n = 0;
+
+		if (c == 0)
+			ASSERT_TRUE(fill_open(self->dev, &fill, lv[l]));
 
 		for (nth = 1; nth < FI_MAX_NTH; nth++) {
 			struct npoll_event ev[2] = { 0 };
@@ -354,10 +456,10 @@ TEST_F_TIMEOUT(fault, descriptor_calls_fail_cleanly, 600)
 			if (c != C_CLOSE || r != 0)
 				EXPECT_EQ(0, npt_raw_handle(self->dev,
 							    NPOLL_IOC_CLOSE, h));
-			EXPECT_EQ(0, descs(self->dev));
+			EXPECT_EQ(lv[l], descs(self->dev));
 			ASSERT_TRUE(poller_usable(self->dev)) {
-				TH_LOG("%s, point %u: poller unusable after %d",
-				       name[c], nth, r);
+				TH_LOG("fill %ld, %s, point %u: poller unusable after %d",
+				       lv[l], name[c], nth, r);
 			}
 			close(sv[0]);
 			close(sv[1]);
@@ -366,8 +468,12 @@ TEST_F_TIMEOUT(fault, descriptor_calls_fail_cleanly, 600)
 			n++;
 		}
 		ASSERT_LT(nth, FI_MAX_NTH);
-		report(name[c], n);
+		report(name[c], lv[l], n);
 		total += n;
+		if (c == C_NR - 1) {
+			ASSERT_TRUE(fill_close(self->dev, &fill));
+			EXPECT_EQ(0, descs(self->dev));
+		}
 	}
 	TH_LOG("%ld injected failures survived", total);
 	close(self->dev);
@@ -495,7 +601,7 @@ TEST_F(fault, fail_function_on_the_allocation_helpers)
 	close(fd);
 	unlink(fifo);
 
-	report("fail_function", n);
+	report("fail_function", 0, n);
 	EXPECT_EQ(3, n);
 	close(self->dev);
 	self->dev = -1;

@@ -50,6 +50,21 @@ static inline long stress_iters(long base, long debug_base)
 }
 
 /*
+ * Iterations of the stress loop that carries the debug guest's million:
+ * @base on a guest whose environment has NPOLL_STRESS_FULL=1 (scripts/
+ * check sets it for the debug guest, so that KASAN and lockdep watch a
+ * million race iterations), else stress_iters(@base, @debug_base).
+ */
+static inline long stress_iters_full(long base, long debug_base)
+{
+	const char *full = getenv("NPOLL_STRESS_FULL");
+
+	if (full && !strcmp(full, "1"))
+		return stress_iters(base, base);
+	return stress_iters(base, debug_base);
+}
+
+/*
  * The figure of one stress test, summed per guest by scripts/check:
  *   # STRESS <name> iterations=N seconds=S iter_per_s=R
  * On stderr, unbuffered like the harness's own log lines, so that it
