@@ -24,7 +24,9 @@
  *     now and then a harvest (no wait)     or out, unblock, close
  *   wait for the racer <---------------- done
  *   harvest what must have come; end undecided modes with an action
- *   of known outcome; check; restore the descriptors
+ *   of known outcome; check
+ *   restore the even slots  ----------->  restore the odd slots
+ *   wait for the racer <---------------- done
  *
  * Checked every iteration, per mode: an arm returns PENDING or an
  * outcome the slot's actions explain; each PENDING arm yields exactly
