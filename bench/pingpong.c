@@ -767,7 +767,7 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 	struct pp_run run = { .pp = &pp, .v = v };
 	const char *unit = "ns";
 	struct rusage r0, r1;
-	struct sys_counts sys0, sys1;
+	struct sys_counts sys0 = { 0, 0 }, sys1 = { 0, 0 };
 	struct bstat st;
 	int sv[2], ret, iters;
 
@@ -798,9 +798,11 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 	pp.echo_started = true;
 	iters = t == PP_UNIX ? cfg.pp_unix : cfg.pp_tcp;
 	getrusage(RUSAGE_THREAD, &r0);
-	sys0 = sys_counts();
+	if (cfg.xcpu)
+		sys0 = sys_counts();
 	ret = bench_ops(pp_batch, &run, iters, &st);
-	sys1 = sys_counts();
+	if (cfg.xcpu)
+		sys1 = sys_counts();
 	getrusage(RUSAGE_THREAD, &r1);
 	if (ret < 0) {
 		rec_na(section, key, label, unit, "%s", strerror(-ret));
