@@ -78,7 +78,7 @@ extern struct bench_marks bench_marks;
 enum bench_backend { BK_KERNEL, BK_USER };
 int bench_poller_open(np_poller **p, enum bench_backend b);
 int scale_user_idle(void);	/* the user backend's idle descriptors */
-long sysctl_read(const char *path);	/* -1 if it cannot be read */
+long read_long(const char *path);	/* a sysctl's or sysfs file's number, -1 if none */
 /* Set the sysctl at @path to @v: its value before, or -1. */
 long sysctl_swap(const char *path, long v);
 extern const char *const bench_backend_suffix[];	/* key: "", "_user" */

@@ -161,8 +161,8 @@ int scale_user_idle(void)
 	return cfg.idle < 100000 ? cfg.idle : 100000;
 }
 
-/* The sysctl at @path, or -1. */
-long sysctl_read(const char *path)
+/* The number a sysctl or sysfs file at @path holds, or -1. */
+long read_long(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	long v = -1;
@@ -177,7 +177,7 @@ long sysctl_read(const char *path)
 
 long sysctl_swap(const char *path, long v)
 {
-	long old = sysctl_read(path);
+	long old = read_long(path);
 	FILE *f = fopen(path, "w");
 
 	if (!f)
@@ -194,7 +194,7 @@ long sysctl_swap(const char *path, long v)
  */
 static void raise_sysctl(const char *path, long want)
 {
-	long cur = sysctl_read(path);
+	long cur = read_long(path);
 
 	if (cur >= 0 && cur < want)
 		sysctl_swap(path, want);

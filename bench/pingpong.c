@@ -770,6 +770,7 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 	struct sys_counts sys0 = { 0, 0 }, sys1 = { 0, 0 };
 	struct bstat st;
 	int sv[2], ret, iters;
+	double n;
 
 	if (!v)
 		die("no ping-pong variant %s", id);
@@ -804,25 +805,25 @@ void pp_measure(enum pp_transport t, const char *id, np_poller *ext_p,
 	if (cfg.xcpu)
 		sys1 = sys_counts();
 	getrusage(RUSAGE_THREAD, &r1);
+	/* Round trips in all: bench_ops()'s warm-up and its batches. */
+	n = (double)iters * cfg.batches + iters / 5 + 1;
 	if (ret < 0) {
 		rec_na(section, key, label, unit, "%s", strerror(-ret));
 	} else if (cfg.xcpu) {
-		double n = (double)iters * cfg.batches + iters / 5 + 1;
+		double sw = (sys1.ctxt - sys0.ctxt) / n;
+		double ipis = (sys1.ipis - sys0.ipis) / n;
 		int b;
 
 		rec_add(section, key, label, unit, &st, base);
-		rec_cols("host time; switches/rt %.2f, IPIs/rt %.2f",
-			 (sys1.ctxt - sys0.ctxt) / n, (sys1.ipis - sys0.ipis) / n);
+		rec_cols("host time; switches/rt %.2f, IPIs/rt %.2f", sw, ipis);
 		rec_extra(", \"iters\": %d, \"switches_per_rt\": %.3f, \"ipis_per_rt\": %.3f, \"marks\": [",
-			  iters, (sys1.ctxt - sys0.ctxt) / n,
-			  (sys1.ipis - sys0.ipis) / n);
+			  iters, sw, ipis);
 		for (b = 0; b < bench_marks.n; b++)
 			rec_extra("%s[%ld, %ld]", b ? ", " : "",
 				  bench_marks.begin[b], bench_marks.end[b]);
 		rec_extra("]");
 	} else {
 		/* Context switches of the measured thread per round trip. */
-		double n = (double)iters * cfg.batches + iters / 5 + 1;
 		double vol = (r1.ru_nvcsw - r0.ru_nvcsw) / n;
 		double inv = (r1.ru_nivcsw - r0.ru_nivcsw) / n;
 
